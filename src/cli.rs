@@ -1,0 +1,146 @@
+//! The command line: global options and subcommands (clap).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::diagnostic;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "followup",
+    version,
+    about = "Poll ITSM and CRM systems, chase the people who must act, repeat on a schedule.",
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub paths: Paths,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where definitions, the tenant and the state live. Accepted before or
+/// after the subcommand.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Paths {
+    /// The definitions directory [default: followups]
+    #[arg(long, env = "FOLLOWUP_DIR", value_name = "DIR", global = true)]
+    pub dir: Option<PathBuf>,
+    /// The tenant file [default: <DIR>/tenant.yaml]
+    #[arg(long, env = "FOLLOWUP_TENANT", value_name = "FILE")]
+    pub tenant: Option<PathBuf>,
+    /// The state database [default: followup.db]
+    #[arg(long, env = "FOLLOWUP_DB", value_name = "FILE", global = true)]
+    pub db: Option<PathBuf>,
+}
+
+/// `--tenant FILE` after a subcommand. It is not a global option because
+/// `schema --tenant` is a flag; each subcommand but `schema` takes this.
+#[derive(Debug, Clone, Default, Args)]
+pub struct TenantArg {
+    /// The tenant file [default: <DIR>/tenant.yaml]
+    #[arg(long = "tenant", env = "FOLLOWUP_TENANT", value_name = "FILE")]
+    pub tenant: Option<PathBuf>,
+}
+
+impl Paths {
+    /// These paths with a subcommand's `--tenant` taking precedence.
+    pub fn with(&self, arg: &TenantArg) -> Paths {
+        Paths {
+            tenant: arg.tenant.clone().or_else(|| self.tenant.clone()),
+            ..self.clone()
+        }
+    }
+
+    pub fn dir(&self) -> PathBuf {
+        self.dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("followups"))
+    }
+
+    pub fn tenant(&self) -> PathBuf {
+        self.tenant
+            .clone()
+            .unwrap_or_else(|| self.dir().join(crate::definition::load::TENANT_FILE))
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.db
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("followup.db"))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check definitions and the tenant; every error at its place
+    Validate(ValidateArgs),
+    /// List follow-ups
+    List(ListArgs),
+    /// Print one follow-up with every default filled in
+    Show(ShowArgs),
+    /// Print the JSON Schema of the definition (or tenant) format
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub tenant: TenantArg,
+    /// Definition files or directories [default: the whole --dir, tenant included]
+    pub paths: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: diagnostic::Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TableFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusFilter {
+    Active,
+    Inactive,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub tenant: TenantArg,
+    /// Only follow-ups whose id or name contains TEXT (case-insensitive)
+    #[arg(long, value_name = "TEXT")]
+    pub search: Option<String>,
+    /// Only follow-ups with this status
+    #[arg(long, value_enum)]
+    pub status: Option<StatusFilter>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ShowFormat {
+    Yaml,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub tenant: TenantArg,
+    /// The follow-up's id or name
+    pub id: String,
+    #[arg(long, value_enum, default_value = "yaml")]
+    pub format: ShowFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// The schema of tenant.yaml instead of a definition's
+    #[arg(long)]
+    pub tenant: bool,
+}

@@ -1,0 +1,22 @@
+//! One module per subcommand: each reads its options, calls the core and
+//! prints. Nothing here decides how follow-ups behave.
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+mod list;
+mod schema;
+mod show;
+mod table;
+mod validate;
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let paths = cli.paths;
+    match cli.command {
+        Command::Validate(args) => validate::run(&paths.with(&args.tenant), &args),
+        Command::List(args) => list::run(&paths.with(&args.tenant), &args),
+        Command::Show(args) => show::run(&paths.with(&args.tenant), &args),
+        Command::Schema(args) => schema::run(&args),
+    }
+}

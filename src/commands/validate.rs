@@ -1,0 +1,98 @@
+//! `followup validate [PATH...]`
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::cli::{Paths, ValidateArgs};
+use crate::definition::load::{self, Catalog};
+use crate::diagnostic::{self, Format};
+use crate::exit;
+
+pub fn run(paths: &Paths, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+    let dir = paths.dir();
+    let tenant_file = paths.tenant();
+    let (catalog, shown) = if args.paths.is_empty() {
+        (Catalog::load(&dir, &tenant_file)?, None)
+    } else {
+        // The whole directory is loaded as context (names are unique across
+        // it; a `global.*` may be set by another follow-up); only the files
+        // asked for are reported.
+        let mut asked = BTreeSet::new();
+        for path in &args.paths {
+            if path.is_dir() {
+                asked.extend(load::definition_files(path, &tenant_file)?);
+            } else if path.exists() {
+                asked.insert(path.clone());
+            } else {
+                return Err(exit::usage(format!(
+                    "{}: no such file or directory",
+                    path.display()
+                )));
+            }
+        }
+        let mut files: BTreeSet<PathBuf> = match load::definition_files(&dir, &tenant_file) {
+            Ok(files) => files.into_iter().collect(),
+            Err(_) => BTreeSet::new(),
+        };
+        files.extend(
+            asked
+                .iter()
+                .filter(|f| !is_tenant(f, &tenant_file))
+                .cloned(),
+        );
+        let files: Vec<PathBuf> = files.into_iter().collect();
+        (
+            Catalog::load_files(&dir, &tenant_file, &files)?,
+            Some(asked),
+        )
+    };
+
+    let reported: Vec<_> = catalog
+        .diagnostics
+        .iter()
+        .filter(|d| match &shown {
+            None => true,
+            Some(asked) => {
+                asked.contains(&d.file)
+                    || (d.file == tenant_file
+                        && (!catalog.tenant_ok || asked.iter().any(|a| is_tenant(a, &tenant_file))))
+            }
+        })
+        .cloned()
+        .collect();
+
+    let errors = reported.iter().filter(|d| d.is_error()).count();
+    let warnings = reported.len() - errors;
+    let rendered = diagnostic::render(&reported, args.format);
+    if args.format == Format::Text {
+        eprint!("{rendered}");
+    } else {
+        std::io::stdout().write_all(rendered.as_bytes())?;
+    }
+    let checked = match &shown {
+        None => catalog.entries.len(),
+        Some(asked) => asked.iter().filter(|a| !is_tenant(a, &tenant_file)).count(),
+    };
+    eprintln!(
+        "{checked} follow-up{} checked: {errors} error{}, {warnings} warning{}",
+        plural(checked),
+        plural(errors),
+        plural(warnings)
+    );
+    Ok(if errors > 0 {
+        ExitCode::from(exit::FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn is_tenant(path: &Path, tenant_file: &Path) -> bool {
+    path == tenant_file
+        || matches!((path.canonicalize(), tenant_file.canonicalize()), (Ok(a), Ok(b)) if a == b)
+}
+
+pub fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -1,0 +1,268 @@
+//! The tools the rules share: where a value stands ([`At`]), and the checks
+//! that turn text into values while reporting what is wrong ([`Checker`]).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::definition::yaml::{Mark, Node};
+use crate::diagnostic::Diagnostic;
+use crate::path::JsonPath;
+use crate::template::{Scope, Template};
+use crate::units;
+
+/// A place in a YAML tree: the node of a value, or (for a key that is not
+/// there) the nearest mapping above it, where a missing key is reported.
+#[derive(Clone, Copy)]
+pub struct At<'n> {
+    node: &'n Node,
+    key_mark: Option<Mark>,
+}
+
+impl<'n> At<'n> {
+    pub fn root(node: &'n Node) -> At<'n> {
+        At {
+            node,
+            key_mark: None,
+        }
+    }
+
+    pub fn key(self, key: &str) -> At<'n> {
+        match self.node.entry(key) {
+            Some(entry) => At {
+                node: &entry.value,
+                key_mark: Some(entry.key_mark),
+            },
+            None => At {
+                node: self.node,
+                key_mark: None,
+            },
+        }
+    }
+
+    pub fn index(self, i: usize) -> At<'n> {
+        match self.node.at(&[&i.to_string()]) {
+            Some(node) => At {
+                node,
+                key_mark: None,
+            },
+            None => self,
+        }
+    }
+
+    /// Steps into `Some(step)`; stays for `None` (a single value written
+    /// where a list may stand).
+    pub fn step(self, step: Option<String>) -> At<'n> {
+        match step {
+            Some(s) => match s.parse() {
+                Ok(i) => self.index(i),
+                Err(_) => self.key(&s),
+            },
+            None => self,
+        }
+    }
+
+    pub fn mark(self) -> Mark {
+        self.node.mark
+    }
+
+    /// The key's place for errors about a key, else the value's.
+    pub fn key_mark(self) -> Mark {
+        self.key_mark.unwrap_or(self.node.mark)
+    }
+
+    pub fn node(self) -> &'n Node {
+        self.node
+    }
+}
+
+/// Which scopes a template may name where it stands.
+#[derive(Clone, Copy, Debug)]
+pub struct Allowed {
+    pub scopes: &'static [Scope],
+    /// Whether `env.*` may be read (url, headers, auth, channel settings).
+    pub env: bool,
+    /// The `followup.*` names available (the record's only once there is one).
+    pub followup: &'static [&'static str],
+    /// What to call this place in messages ("an extraction request").
+    pub place: &'static str,
+}
+
+pub const FOLLOWUP_STATIC: &[&str] = &["id", "name"];
+pub const FOLLOWUP_ALL: &[&str] = &[
+    "id",
+    "name",
+    "data",
+    "record_id",
+    "cycle",
+    "attempt",
+    "attempts",
+];
+
+impl Allowed {
+    pub const fn with_env(self) -> Allowed {
+        Allowed { env: true, ..self }
+    }
+}
+
+/// A `global.*` name read without a fallback, and where.
+#[derive(Debug, Clone)]
+pub struct GlobalUse {
+    pub name: String,
+    pub mark: Mark,
+}
+
+pub struct Checker<'a> {
+    pub file: &'a Path,
+    /// The directory relative paths resolve against.
+    pub dir: PathBuf,
+    pub diagnostics: Vec<Diagnostic>,
+    pub globals_read: Vec<GlobalUse>,
+}
+
+impl<'a> Checker<'a> {
+    pub fn new(file: &'a Path) -> Checker<'a> {
+        Checker {
+            file,
+            dir: file.parent().map(Path::to_path_buf).unwrap_or_default(),
+            diagnostics: Vec::new(),
+            globals_read: Vec::new(),
+        }
+    }
+
+    pub fn error(&mut self, at: At, code: &'static str, message: impl Into<String>) {
+        self.diagnostics
+            .push(Diagnostic::error(self.file, at.mark(), code, message));
+    }
+
+    pub fn key_error(&mut self, at: At, code: &'static str, message: impl Into<String>) {
+        self.diagnostics
+            .push(Diagnostic::error(self.file, at.key_mark(), code, message));
+    }
+
+    pub fn warning(&mut self, at: At, code: &'static str, message: impl Into<String>) {
+        self.diagnostics
+            .push(Diagnostic::warning(self.file, at.mark(), code, message));
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn json_path(&mut self, at: At, source: &str) -> Option<JsonPath> {
+        JsonPath::parse(source)
+            .map_err(|e| self.error(at, "jsonpath", e))
+            .ok()
+    }
+
+    pub fn duration(&mut self, at: At, text: &str) -> Option<Duration> {
+        match units::parse_duration(text) {
+            Ok(d) if d.is_zero() => {
+                self.error(
+                    at,
+                    "duration",
+                    format!("`{text}` is zero; give a positive duration"),
+                );
+                None
+            }
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.error(at, "duration", e);
+                None
+            }
+        }
+    }
+
+    /// A relative path resolved against the YAML file's directory.
+    pub fn resolve(&self, path: &str) -> PathBuf {
+        self.dir.join(path)
+    }
+
+    /// Parses a template and checks each path against the scopes allowed here.
+    pub fn template(&mut self, at: At, source: &str, allowed: Allowed) -> Option<Template> {
+        let template = match Template::parse(source) {
+            Ok(t) => t,
+            Err(e) => {
+                self.error(
+                    at,
+                    "template",
+                    format!("bad template: {e} (at `{}`)", excerpt(source, e.offset)),
+                );
+                return None;
+            }
+        };
+        let mut ok = true;
+        for insert in template.inserts() {
+            let path = &insert.path;
+            let name = path.name().unwrap_or_default();
+            let problem = if path.scope == Scope::Env && !allowed.env {
+                Some(format!(
+                    "`@{{{}}}`: `env.*` is allowed only in `url`, `headers`, `auth` and channel settings, so that secrets never reach a message, a body or the history",
+                    path.text
+                ))
+            } else if path.scope != Scope::Env && !allowed.scopes.contains(&path.scope) {
+                let mut names: Vec<&str> = allowed.scopes.iter().map(|s| s.as_str()).collect();
+                if allowed.env {
+                    names.push("env");
+                }
+                Some(format!(
+                    "`@{{{}}}`: `{}.*` is not available in {}; available here: {}",
+                    path.text,
+                    path.scope.as_str(),
+                    allowed.place,
+                    names.join(", ")
+                ))
+            } else {
+                match path.scope {
+                    Scope::Followup if !allowed.followup.contains(&name) => Some(format!(
+                        "`@{{{}}}`: `followup.{name}` is not available in {}; available here: {}{}",
+                        path.text,
+                        allowed.place,
+                        allowed
+                            .followup
+                            .iter()
+                            .map(|n| format!("followup.{n}"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        crate::definition::yaml::did_you_mean(
+                            name,
+                            allowed.followup.iter().copied()
+                        )
+                    )),
+                    Scope::Lookup if name != "value" => Some(format!(
+                        "`@{{{}}}`: the lookup scope holds only `lookup.value`",
+                        path.text
+                    )),
+                    Scope::Digest if !["count", "records"].contains(&name) => Some(format!(
+                        "`@{{{}}}`: the digest scope holds `digest.count` and `digest.records`",
+                        path.text
+                    )),
+                    Scope::Env if path.steps.len() != 1 => Some(format!(
+                        "`@{{{}}}`: an environment variable is one name (`env.NAME`)",
+                        path.text
+                    )),
+                    _ => None,
+                }
+            };
+            if let Some(message) = problem {
+                self.error(at, "template-scope", message);
+                ok = false;
+            }
+            if path.scope == Scope::Global && insert.fallback.is_none() {
+                self.globals_read.push(GlobalUse {
+                    name: name.to_owned(),
+                    mark: at.mark(),
+                });
+            }
+        }
+        ok.then_some(template)
+    }
+}
+
+fn excerpt(source: &str, offset: usize) -> String {
+    let start = source[..offset.min(source.len())]
+        .char_indices()
+        .rev()
+        .nth(9)
+        .map_or(0, |(i, _)| i);
+    source[start..].chars().take(24).collect()
+}

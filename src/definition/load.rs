@@ -1,0 +1,316 @@
+//! Reading an operator's directory: the tenant, then every definition, then
+//! the rules that span files (unique names, `global.*` names).
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::de::DeserializeOwned;
+
+use crate::definition::check::Checker;
+use crate::definition::followup::Followup;
+use crate::definition::model::{Definition, TenantFile};
+use crate::definition::rules;
+use crate::definition::yaml::{self, Mark, Node};
+use crate::diagnostic::{self, Diagnostic};
+use crate::tenant::{self, Tenant};
+
+/// The reserved file name of the tenant in a definitions directory.
+pub const TENANT_FILE: &str = "tenant.yaml";
+
+/// One definition file and what became of it.
+#[derive(Debug)]
+pub struct Entry {
+    pub file: PathBuf,
+    /// As serde read it (with defaults), when the file parsed.
+    pub raw: Option<Definition>,
+    /// The checked follow-up, when it broke no rule.
+    pub followup: Option<Followup>,
+    node: Option<Node>,
+}
+
+impl Entry {
+    pub fn id(&self) -> String {
+        self.raw
+            .as_ref()
+            .map(|r| r.id.clone())
+            .unwrap_or_else(|| rules::stem(&self.file).to_owned())
+    }
+
+    /// Where a key of this definition stands.
+    pub fn mark_of(&self, path: &[&str]) -> Mark {
+        self.node
+            .as_ref()
+            .map(|n| n.mark_at(path))
+            .unwrap_or_default()
+    }
+}
+
+/// Everything loaded from a directory.
+#[derive(Debug)]
+pub struct Catalog {
+    pub dir: PathBuf,
+    pub tenant: Tenant,
+    /// Whether the tenant passed its rules (nothing runs otherwise).
+    pub tenant_ok: bool,
+    pub entries: Vec<Entry>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+impl Catalog {
+    /// Loads the tenant and every definition of `dir`.
+    pub fn load(dir: &Path, tenant_file: &Path) -> anyhow::Result<Catalog> {
+        let files = definition_files(dir, tenant_file)?;
+        Catalog::load_files(dir, tenant_file, &files)
+    }
+
+    /// Loads the tenant and the given definition files.
+    pub fn load_files(
+        dir: &Path,
+        tenant_file: &Path,
+        files: &[PathBuf],
+    ) -> anyhow::Result<Catalog> {
+        let mut diagnostics = Vec::new();
+        let (tenant, tenant_ok) = load_tenant(tenant_file, &mut diagnostics);
+        let mut entries = Vec::with_capacity(files.len());
+        let mut globals_read = Vec::new();
+        let mut globals_set = BTreeSet::new();
+        for file in files {
+            let mut c = Checker::new(file);
+            let mut entry = Entry {
+                file: file.clone(),
+                raw: None,
+                followup: None,
+                node: None,
+            };
+            if let Some((raw, node)) = read_yaml::<Definition>(file, &mut c.diagnostics) {
+                let (followup, set) = rules::check(&raw, &node, &tenant, &mut c);
+                entry.followup = followup;
+                entry.raw = Some(raw);
+                entry.node = Some(node);
+                globals_set.extend(set.into_iter().map(|g| g.name));
+                globals_read.extend(c.globals_read.drain(..).map(|g| (file.clone(), g)));
+            }
+            diagnostics.append(&mut c.diagnostics);
+            entries.push(entry);
+        }
+        let mut catalog = Catalog {
+            dir: dir.to_path_buf(),
+            tenant,
+            tenant_ok,
+            entries,
+            diagnostics,
+        };
+        catalog.check_across(&globals_read, &globals_set);
+        diagnostic::sort(&mut catalog.diagnostics);
+        Ok(catalog)
+    }
+
+    /// Rules that span files; a follow-up that breaks one is not run.
+    fn check_across(
+        &mut self,
+        globals_read: &[(PathBuf, crate::definition::check::GlobalUse)],
+        globals_set: &BTreeSet<String>,
+    ) {
+        let mut broken: BTreeSet<usize> = BTreeSet::new();
+        let mut names: HashMap<String, usize> = HashMap::new();
+        let mut ids: HashMap<String, usize> = HashMap::new();
+        for (i, entry) in self.entries.iter().enumerate() {
+            let Some(raw) = &entry.raw else { continue };
+            if let Some(&first) = names.get(&raw.name.to_lowercase()) {
+                let other = &self.entries[first];
+                let at = other.mark_of(&["name"]);
+                self.diagnostics.push(Diagnostic::error(
+                    &entry.file,
+                    entry.mark_of(&["name"]),
+                    "duplicate-name",
+                    format!(
+                        "name `{}` is already used by `{}` ({}:{}:{}); names are unique, whatever their case",
+                        raw.name,
+                        other.id(),
+                        other.file.display(),
+                        at.line,
+                        at.column
+                    ),
+                ));
+                broken.insert(i);
+            } else {
+                names.insert(raw.name.to_lowercase(), i);
+            }
+            if let Some(&first) = ids.get(&raw.id) {
+                self.diagnostics.push(Diagnostic::error(
+                    &entry.file,
+                    entry.mark_of(&["id"]),
+                    "duplicate-id",
+                    format!(
+                        "id `{}` is already used by {}",
+                        raw.id,
+                        self.entries[first].file.display()
+                    ),
+                ));
+                broken.insert(i);
+            } else {
+                ids.insert(raw.id.clone(), i);
+            }
+        }
+        for (file, global) in globals_read {
+            if self.tenant.attributes.contains_key(&global.name)
+                || globals_set.contains(&global.name)
+            {
+                continue;
+            }
+            self.diagnostics.push(Diagnostic::error(
+                file,
+                global.mark,
+                "unknown-global",
+                format!(
+                    "`global.{}` is not an attribute of tenant.yaml and no action sets it; add it to tenant.yaml's `attributes` or give a fallback (`@{{global.{} ?? \"...\"}}`)",
+                    global.name, global.name
+                ),
+            ));
+            if let Some(i) = self.entries.iter().position(|e| &e.file == file) {
+                broken.insert(i);
+            }
+        }
+        for i in broken {
+            self.entries[i].followup = None;
+        }
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    /// A definition by id, or by name (case-insensitive).
+    pub fn find(&self, key: &str) -> Option<&Entry> {
+        self.entries
+            .iter()
+            .find(|e| e.raw.as_ref().is_some_and(|r| r.id == key))
+            .or_else(|| {
+                self.entries.iter().find(|e| {
+                    e.raw
+                        .as_ref()
+                        .is_some_and(|r| r.name.eq_ignore_ascii_case(key))
+                })
+            })
+            .or_else(|| self.entries.iter().find(|e| rules::stem(&e.file) == key))
+    }
+}
+
+/// The definition files of a directory: `*.yaml` and `*.yml` but the
+/// tenant, in name order.
+pub fn definition_files(dir: &Path, tenant_file: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let read = fs::read_dir(dir)
+        .with_context(|| format!("cannot read the definitions directory {}", dir.display()))?;
+    let mut files = Vec::new();
+    for entry in read {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let is_yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+        if is_yaml
+            && !name.starts_with('.')
+            && name != TENANT_FILE
+            && !same_file(&path, tenant_file)
+            && path.is_file()
+        {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
+}
+
+fn load_tenant(file: &Path, diagnostics: &mut Vec<Diagnostic>) -> (Tenant, bool) {
+    let mut c = Checker::new(file);
+    let result = read_yaml::<TenantFile>(file, &mut c.diagnostics)
+        .map(|(raw, node)| tenant::check(raw, &node, &mut c));
+    let ok = !c.has_errors();
+    diagnostics.append(&mut c.diagnostics);
+    match result {
+        Some(tenant) => (tenant, ok),
+        None => (Tenant::empty(), false),
+    }
+}
+
+/// Reads and deserializes one YAML file, reporting any problem at its place.
+pub fn read_yaml<T: DeserializeOwned>(
+    file: &Path,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<(T, Node)> {
+    let start = Mark { line: 1, column: 1 };
+    let text = match read_text(file) {
+        Ok(text) => text,
+        Err((mark, message)) => {
+            diagnostics.push(Diagnostic::error(file, mark, "read", message));
+            return None;
+        }
+    };
+    let node = match yaml::parse(&text) {
+        Ok(node) => node,
+        Err(e) => {
+            diagnostics.push(Diagnostic::error(file, e.mark, "yaml", e.message));
+            return None;
+        }
+    };
+    if matches!(node.value, yaml::Value::Null) {
+        diagnostics.push(Diagnostic::error(
+            file,
+            start,
+            "empty",
+            "file is empty: expected a mapping of keys",
+        ));
+        return None;
+    }
+    if !matches!(node.value, yaml::Value::Map(_)) {
+        diagnostics.push(Diagnostic::error(
+            file,
+            node.mark,
+            "type",
+            "expected a mapping of keys at the top of the file",
+        ));
+        return None;
+    }
+    let (value, problems) = yaml::from_node::<T>(&node);
+    diagnostics.extend(problems.into_iter().map(|p| {
+        let code = if p.message.starts_with("unknown key") {
+            "unknown-key"
+        } else {
+            "type"
+        };
+        Diagnostic::error(file, p.mark, code, p.message)
+    }));
+    value.map(|value| (value, node))
+}
+
+/// Reads a YAML file as UTF-8 text, bounded in size.
+pub fn read_text(file: &Path) -> Result<String, (Mark, String)> {
+    let start = Mark { line: 1, column: 1 };
+    let metadata = fs::metadata(file).map_err(|e| (start, format!("cannot read the file: {e}")))?;
+    if metadata.len() > yaml::MAX_BYTES as u64 {
+        return Err((
+            start,
+            format!(
+                "file is {} bytes; a YAML file here may hold at most {} bytes",
+                metadata.len(),
+                yaml::MAX_BYTES
+            ),
+        ));
+    }
+    let bytes = fs::read(file).map_err(|e| (start, format!("cannot read the file: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = e.utf8_error().valid_up_to();
+        let text = String::from_utf8_lossy(&e.as_bytes()[..valid]).into_owned();
+        (
+            yaml::mark_of_offset(&text, valid),
+            format!("file is not UTF-8 text (invalid byte at offset {valid})"),
+        )
+    })
+}

@@ -1,0 +1,973 @@
+//! The one YAML module: every YAML byte that followup reads goes through here.
+//!
+//! YAML is parsed once, by yaml-rust2's event parser, into a [`Node`] tree that
+//! keeps the line and column of every key and value. Typed values are then
+//! deserialized from that tree with serde ([`from_node`]), so that a type error
+//! points at the offending value and an unknown key at the key itself, and
+//! semantic rules can ask the tree where a value stands ([`Node::at`]).
+//!
+//! The parser is bounded: a document is at most [`MAX_BYTES`], [`MAX_DEPTH`]
+//! levels deep and [`MAX_NODES`] nodes after alias expansion, so neither a
+//! huge file, deep nesting nor an alias bomb can exhaust memory or the stack.
+//! Scalars resolve with the YAML 1.2 core schema (`yes` is a string).
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
+use yaml_rust2::parser::{Event, Parser};
+use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+/// The largest YAML file accepted. Definitions are a few KiB; a larger file is
+/// a mistake (a data dump saved under the wrong name), not a definition.
+pub const MAX_BYTES: usize = 1024 * 1024;
+/// The deepest nesting of sequences and mappings accepted.
+pub const MAX_DEPTH: usize = 64;
+/// The most nodes a document may hold once aliases are expanded.
+pub const MAX_NODES: usize = 100_000;
+
+/// A position in a YAML text; both numbers start at 1.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Mark {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl Mark {
+    fn from_marker(m: Marker) -> Mark {
+        Mark {
+            line: m.line(),
+            column: m.col() + 1,
+        }
+    }
+}
+
+/// An error with the place it was found, in the text of one document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct YamlError {
+    pub mark: Mark,
+    pub message: String,
+}
+
+impl YamlError {
+    fn new(mark: Mark, message: impl Into<String>) -> YamlError {
+        YamlError {
+            mark,
+            message: message.into(),
+        }
+    }
+}
+
+/// One YAML value with its position.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    pub mark: Mark,
+    pub value: Value,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    /// A string; `plain` is false for quoted and block scalars.
+    Str {
+        text: String,
+        plain: bool,
+    },
+    Seq(Vec<Node>),
+    Map(Vec<Entry>),
+}
+
+/// One key of a mapping with its value. Keys are scalars, kept as text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub key: String,
+    pub key_mark: Mark,
+    pub value: Node,
+}
+
+impl Node {
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.entry(key).map(|e| &e.value)
+    }
+
+    pub fn entry(&self, key: &str) -> Option<&Entry> {
+        match &self.value {
+            Value::Map(entries) => entries.iter().find(|e| e.key == key),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match &self.value {
+            Value::Str { text, .. } => Some(text),
+            _ => None,
+        }
+    }
+
+    /// The node at a path of keys and sequence indexes (written as numbers).
+    pub fn at(&self, path: &[&str]) -> Option<&Node> {
+        path.iter().try_fold(self, |node, step| match &node.value {
+            Value::Map(_) => node.get(step),
+            Value::Seq(items) => step.parse::<usize>().ok().and_then(|i| items.get(i)),
+            _ => None,
+        })
+    }
+
+    /// Where a path points: its value if present, else the nearest ancestor
+    /// that exists (a missing key is reported at the mapping that lacks it).
+    pub fn mark_at(&self, path: &[&str]) -> Mark {
+        let mut node = self;
+        for step in path {
+            match node.at(&[step]) {
+                Some(next) => node = next,
+                None => break,
+            }
+        }
+        node.mark
+    }
+
+    /// Where the key at the end of a path stands (for errors about a key).
+    pub fn key_mark_at(&self, path: &[&str]) -> Mark {
+        match path.split_last() {
+            Some((last, parent)) => match self.at(parent).and_then(|p| p.entry(last)) {
+                Some(entry) => entry.key_mark,
+                None => self.mark_at(path),
+            },
+            None => self.mark,
+        }
+    }
+
+    fn describe(&self) -> &'static str {
+        match &self.value {
+            Value::Null => "nothing",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a number",
+            Value::Str { .. } => "a string",
+            Value::Seq(_) => "a list",
+            Value::Map(_) => "a mapping",
+        }
+    }
+
+    /// The text of a scalar as written (numbers and booleans included).
+    fn scalar_text(&self) -> Option<String> {
+        match &self.value {
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(f.to_string()),
+            Value::Str { text, .. } => Some(text.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Parses one YAML document. An empty document is `Value::Null`.
+pub fn parse(text: &str) -> Result<Node, YamlError> {
+    if text.len() > MAX_BYTES {
+        return Err(YamlError::new(
+            Mark { line: 1, column: 1 },
+            format!(
+                "file is {} bytes; a YAML file here may hold at most {} bytes",
+                text.len(),
+                MAX_BYTES
+            ),
+        ));
+    }
+    if let Some(at) = text.find('\0') {
+        return Err(YamlError::new(
+            mark_of_offset(text, at),
+            "file holds a NUL byte: binary data is not YAML",
+        ));
+    }
+    Builder::default().run(text)
+}
+
+/// The line and column of a byte offset.
+pub fn mark_of_offset(text: &str, offset: usize) -> Mark {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    Mark { line, column }
+}
+
+/// Turns the parser's events into a tree, with explicit stacks (never
+/// recursion) so that deep input cannot overflow the stack.
+#[derive(Default)]
+struct Builder {
+    stack: Vec<Open>,
+    anchors: HashMap<usize, Node>,
+    nodes: usize,
+    root: Option<Node>,
+    documents: usize,
+}
+
+struct Open {
+    node: Node,
+    anchor: usize,
+    /// For a mapping: the key read, waiting for its value.
+    key: Option<(String, Mark)>,
+}
+
+impl Builder {
+    fn run(mut self, text: &str) -> Result<Node, YamlError> {
+        let mut parser = Parser::new_from_str(text);
+        loop {
+            let (event, marker) = parser
+                .next_token()
+                .map_err(|e| YamlError::new(Mark::from_marker(*e.marker()), e.info()))?;
+            let mark = Mark::from_marker(marker);
+            match event {
+                Event::StreamEnd => break,
+                Event::DocumentStart => {
+                    self.documents += 1;
+                    if self.documents > 1 {
+                        return Err(YamlError::new(
+                            mark,
+                            "file holds several YAML documents; write one per file",
+                        ));
+                    }
+                }
+                Event::Scalar(text, style, anchor, tag) => {
+                    let node = Node {
+                        mark,
+                        value: resolve_scalar(text, style, tag.as_ref().map(|t| t.suffix.as_str())),
+                    };
+                    self.push(node, anchor)?;
+                }
+                Event::Alias(id) => {
+                    let node = self.anchors.get(&id).cloned().ok_or_else(|| {
+                        YamlError::new(mark, "alias to an anchor that is not defined")
+                    })?;
+                    self.count(count_nodes(&node), mark)?;
+                    self.place(Node { mark, ..node })?;
+                }
+                Event::SequenceStart(anchor, _) | Event::MappingStart(anchor, _) => {
+                    if self.stack.len() >= MAX_DEPTH {
+                        return Err(YamlError::new(
+                            mark,
+                            format!("nesting deeper than {MAX_DEPTH} levels"),
+                        ));
+                    }
+                    let value = if matches!(event, Event::SequenceStart(..)) {
+                        Value::Seq(Vec::new())
+                    } else {
+                        Value::Map(Vec::new())
+                    };
+                    self.count(1, mark)?;
+                    self.stack.push(Open {
+                        node: Node { mark, value },
+                        anchor,
+                        key: None,
+                    });
+                }
+                Event::SequenceEnd | Event::MappingEnd => {
+                    let open = self.stack.pop().expect("the parser balances its events");
+                    self.finish(open.node, open.anchor)?;
+                }
+                Event::StreamStart | Event::DocumentEnd | Event::Nothing => {}
+            }
+        }
+        Ok(self.root.unwrap_or(Node {
+            mark: Mark { line: 1, column: 1 },
+            value: Value::Null,
+        }))
+    }
+
+    fn count(&mut self, n: usize, mark: Mark) -> Result<(), YamlError> {
+        self.nodes += n;
+        if self.nodes > MAX_NODES {
+            return Err(YamlError::new(
+                mark,
+                format!("document expands to more than {MAX_NODES} values (an alias bomb?)"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn push(&mut self, node: Node, anchor: usize) -> Result<(), YamlError> {
+        self.count(1, node.mark)?;
+        self.finish(node, anchor)
+    }
+
+    fn finish(&mut self, node: Node, anchor: usize) -> Result<(), YamlError> {
+        if anchor > 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        self.place(node)
+    }
+
+    /// Puts a complete node into its parent (or makes it the root).
+    fn place(&mut self, node: Node) -> Result<(), YamlError> {
+        let Some(parent) = self.stack.last_mut() else {
+            self.root = Some(node);
+            return Ok(());
+        };
+        match &mut parent.node.value {
+            Value::Seq(items) => items.push(node),
+            Value::Map(entries) => match parent.key.take() {
+                None => {
+                    let key = node.scalar_text().ok_or_else(|| {
+                        YamlError::new(
+                            node.mark,
+                            "a mapping key must be a plain value, not a list or mapping",
+                        )
+                    })?;
+                    if let Some(first) = entries.iter().find(|e| e.key == key) {
+                        return Err(YamlError::new(
+                            node.mark,
+                            format!(
+                                "duplicate key `{key}` (first at line {}, column {})",
+                                first.key_mark.line, first.key_mark.column
+                            ),
+                        ));
+                    }
+                    // A block mapping's start event stands after its first
+                    // key; the first key is where a reader sees the mapping.
+                    if entries.is_empty() && node.mark < parent.node.mark {
+                        parent.node.mark = node.mark;
+                    }
+                    parent.key = Some((key, node.mark));
+                }
+                Some((key, key_mark)) => entries.push(Entry {
+                    key,
+                    key_mark,
+                    value: node,
+                }),
+            },
+            _ => unreachable!("only collections are opened"),
+        }
+        Ok(())
+    }
+}
+
+fn count_nodes(node: &Node) -> usize {
+    1 + match &node.value {
+        Value::Seq(items) => items.iter().map(count_nodes).sum(),
+        Value::Map(entries) => entries.iter().map(|e| count_nodes(&e.value)).sum(),
+        _ => 0,
+    }
+}
+
+/// YAML 1.2 core schema resolution of a scalar.
+fn resolve_scalar(text: String, style: TScalarStyle, tag: Option<&str>) -> Value {
+    if style != TScalarStyle::Plain || tag == Some("str") {
+        return Value::Str { text, plain: false };
+    }
+    match text.as_str() {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    if let Some(i) = parse_int(&text) {
+        return Value::Int(i);
+    }
+    if looks_like_float(&text)
+        && let Ok(f) = text.parse::<f64>()
+    {
+        return Value::Float(f);
+    }
+    match text.as_str() {
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => Value::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => Value::Float(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => Value::Float(f64::NAN),
+        _ => Value::Str { text, plain: true },
+    }
+}
+
+fn parse_int(text: &str) -> Option<i64> {
+    if let Some(hex) = text.strip_prefix("0x") {
+        return i64::from_str_radix(hex, 16).ok();
+    }
+    if let Some(oct) = text.strip_prefix("0o") {
+        return i64::from_str_radix(oct, 8).ok();
+    }
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+
+fn looks_like_float(text: &str) -> bool {
+    let body = text.strip_prefix(['-', '+']).unwrap_or(text);
+    body.bytes().any(|b| b.is_ascii_digit())
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+}
+
+// ---------------------------------------------------------------------------
+// Typed deserialization from the tree.
+
+/// A problem found while deserializing: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub mark: Mark,
+    pub message: String,
+}
+
+/// Deserializes `T` from a node. Unknown keys do not stop the reading: each
+/// is reported (with a hint where a known key is close) and skipped, so that
+/// one run shows them all, and the value still comes back for the rules to
+/// check. A type error stops it: no value, and the problems found so far.
+pub fn from_node<T: DeserializeOwned>(node: &Node) -> (Option<T>, Vec<Problem>) {
+    let unknown = RefCell::new(Vec::new());
+    let result = T::deserialize(NodeDe {
+        node,
+        path: &Path::Root,
+        unknown: &unknown,
+    });
+    let mut problems = unknown.into_inner();
+    match result {
+        Ok(value) => (Some(value), problems),
+        Err(e) => {
+            problems.push(Problem {
+                mark: e.mark.unwrap_or(node.mark),
+                message: e.message,
+            });
+            problems.sort_by_key(|p| p.mark);
+            (None, problems)
+        }
+    }
+}
+
+/// Where the deserializer stands, for messages: `extraction.integrations[0]`.
+enum Path<'a> {
+    Root,
+    Key(&'a Path<'a>, &'a str),
+    Index(&'a Path<'a>, usize),
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Path::Root => Ok(()),
+            Path::Key(Path::Root, key) => write!(f, "{key}"),
+            Path::Key(parent, key) => write!(f, "{parent}.{key}"),
+            Path::Index(parent, i) => write!(f, "{parent}[{i}]"),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct DeError {
+    mark: Option<Mark>,
+    message: String,
+}
+
+impl fmt::Display for DeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for DeError {}
+
+impl de::Error for DeError {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        DeError {
+            mark: None,
+            message: msg.to_string(),
+        }
+    }
+
+    fn invalid_type(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
+        de::Error::custom(format_args!("expected {exp}, found {unexp}"))
+    }
+
+    fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
+        de::Error::custom(format_args!(
+            "unknown value `{variant}`; expected {}{}",
+            one_of(expected),
+            did_you_mean(variant, expected.iter().copied())
+        ))
+    }
+
+    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
+        de::Error::custom(format_args!(
+            "unknown key `{field}`{}",
+            did_you_mean(field, expected.iter().copied())
+        ))
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        de::Error::custom(format_args!("missing required key `{field}`"))
+    }
+}
+
+fn one_of(expected: &[&str]) -> String {
+    let quoted: Vec<String> = expected.iter().map(|e| format!("`{e}`")).collect();
+    match quoted.len() {
+        0 => "nothing".into(),
+        1 => quoted[0].clone(),
+        _ => format!("one of {}", quoted.join(", ")),
+    }
+}
+
+/// `; did you mean `every`?` when a candidate is close enough to be a typo.
+pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    let best = candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
+        .min_by_key(|(d, _)| *d);
+    match best {
+        Some((_, c)) => format!("; did you mean `{c}`?"),
+        None => String::new(),
+    }
+}
+
+/// Levenshtein distance, case-insensitive.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.iter().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitute = diagonal + usize::from(ca != cb);
+            diagonal = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+struct NodeDe<'a> {
+    node: &'a Node,
+    path: &'a Path<'a>,
+    unknown: &'a RefCell<Vec<Problem>>,
+}
+
+impl<'a> NodeDe<'a> {
+    /// Gives an error without a place the place of this node.
+    fn locate(&self, mut e: DeError) -> DeError {
+        if e.mark.is_none() {
+            e.mark = Some(self.node.mark);
+            if !matches!(self.path, Path::Root) {
+                e.message = format!("{}: {}", self.path, e.message);
+            }
+        }
+        e
+    }
+
+    fn invalid(&self, expected: &str) -> DeError {
+        self.locate(de::Error::custom(format_args!(
+            "expected {expected}, found {}",
+            self.node.describe()
+        )))
+    }
+}
+
+/// Methods that read the node as it is, once its kind is what they expect.
+macro_rules! checked_any {
+    ($($expected:literal, |$v:ident| $ok:expr => $($method:ident)*;)*) => {
+        $($(fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+            let $v = &self.node.value;
+            if !$ok {
+                return Err(self.invalid($expected));
+            }
+            self.deserialize_any(visitor)
+        })*)*
+    };
+}
+
+impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
+    type Error = DeError;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        let result = match &self.node.value {
+            Value::Null => visitor.visit_unit(),
+            Value::Bool(b) => visitor.visit_bool(*b),
+            Value::Int(i) => visitor.visit_i64(*i),
+            Value::Float(f) => visitor.visit_f64(*f),
+            Value::Str { text, .. } => visitor.visit_str(text),
+            Value::Seq(items) => visitor.visit_seq(SeqDe {
+                items: items.iter().enumerate(),
+                parent: self.path,
+                unknown: self.unknown,
+            }),
+            Value::Map(entries) => visitor.visit_map(MapDe {
+                entries: entries.iter(),
+                value: None,
+                parent: self.path,
+                unknown: self.unknown,
+                fields: None,
+            }),
+        };
+        result.map_err(|e| self.locate(e))
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match self.node.value {
+            Value::Null => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    /// Any scalar reads as a string: `name: 2024` is the name "2024".
+    fn deserialize_str<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match self.node.scalar_text() {
+            Some(text) => visitor.visit_string(text).map_err(|e| self.locate(e)),
+            None => Err(self.invalid("a string")),
+        }
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        self.deserialize_str(visitor)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        let Value::Map(entries) = &self.node.value else {
+            return Err(self.invalid("a mapping"));
+        };
+        visitor
+            .visit_map(MapDe {
+                entries: entries.iter(),
+                value: None,
+                parent: self.path,
+                unknown: self.unknown,
+                fields: Some(fields),
+            })
+            .map_err(|e| self.locate(e))
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match &self.node.value {
+            Value::Map(_) => self.deserialize_any(visitor),
+            _ => Err(self.invalid("a mapping")),
+        }
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        match &self.node.value {
+            Value::Seq(_) => self.deserialize_any(visitor),
+            _ => Err(self.invalid("a list")),
+        }
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        match self.node.scalar_text() {
+            Some(text) => visitor
+                .visit_enum(text.as_str().into_deserializer())
+                .map_err(|e| self.locate(e)),
+            None => Err(self.invalid("a string")),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
+        visitor.visit_unit()
+    }
+
+    checked_any! {
+        "true or false", |v| matches!(v, Value::Bool(_)) => deserialize_bool;
+        "a whole number", |v| matches!(v, Value::Int(_)) => deserialize_i8 deserialize_i16
+            deserialize_i32 deserialize_i64 deserialize_u8 deserialize_u16 deserialize_u32
+            deserialize_u64;
+        "a number", |v| matches!(v, Value::Int(_) | Value::Float(_)) => deserialize_f32 deserialize_f64;
+        "anything", |_v| true => deserialize_char deserialize_bytes deserialize_byte_buf
+            deserialize_unit deserialize_identifier;
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        self.deserialize_any(visitor)
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(
+        self,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        self.deserialize_seq(visitor)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _len: usize,
+        visitor: V,
+    ) -> Result<V::Value, DeError> {
+        self.deserialize_seq(visitor)
+    }
+}
+
+struct SeqDe<'a> {
+    items: std::iter::Enumerate<std::slice::Iter<'a, Node>>,
+    parent: &'a Path<'a>,
+    unknown: &'a RefCell<Vec<Problem>>,
+}
+
+impl<'de, 'a> de::SeqAccess<'de> for SeqDe<'a> {
+    type Error = DeError;
+
+    fn next_element_seed<T: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: T,
+    ) -> Result<Option<T::Value>, DeError> {
+        let Some((i, node)) = self.items.next() else {
+            return Ok(None);
+        };
+        let path = Path::Index(self.parent, i);
+        seed.deserialize(NodeDe {
+            node,
+            path: &path,
+            unknown: self.unknown,
+        })
+        .map(Some)
+    }
+}
+
+struct MapDe<'a> {
+    entries: std::slice::Iter<'a, Entry>,
+    value: Option<&'a Entry>,
+    parent: &'a Path<'a>,
+    unknown: &'a RefCell<Vec<Problem>>,
+    /// For a struct: its keys; any other key is reported and skipped.
+    fields: Option<&'static [&'static str]>,
+}
+
+impl<'de, 'a> de::MapAccess<'de> for MapDe<'a> {
+    type Error = DeError;
+
+    fn next_key_seed<K: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, DeError> {
+        for entry in self.entries.by_ref() {
+            if let Some(fields) = self.fields
+                && !fields.contains(&entry.key.as_str())
+            {
+                let place = match self.parent {
+                    Path::Root => String::new(),
+                    parent => format!(" in `{parent}`"),
+                };
+                self.unknown.borrow_mut().push(Problem {
+                    mark: entry.key_mark,
+                    message: format!(
+                        "unknown key `{}`{place}{}",
+                        entry.key,
+                        did_you_mean(&entry.key, fields.iter().copied())
+                    ),
+                });
+                continue;
+            }
+            self.value = Some(entry);
+            return seed
+                .deserialize(entry.key.as_str().into_deserializer())
+                .map(Some)
+                .map_err(|mut e: DeError| {
+                    e.mark.get_or_insert(entry.key_mark);
+                    e
+                });
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<V: de::DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, DeError> {
+        let entry = self
+            .value
+            .take()
+            .expect("serde asks for a value after its key");
+        let path = Path::Key(self.parent, &entry.key);
+        seed.deserialize(NodeDe {
+            node: &entry.value,
+            path: &path,
+            unknown: self.unknown,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Polling {
+        every: String,
+        #[serde(default)]
+        resolve_after: Option<u32>,
+    }
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Doc {
+        id: String,
+        polling: Polling,
+    }
+
+    fn problems(text: &str) -> Vec<(usize, usize, String)> {
+        let node = parse(text).unwrap();
+        from_node::<Doc>(&node)
+            .1
+            .into_iter()
+            .map(|p| (p.mark.line, p.mark.column, p.message))
+            .collect()
+    }
+
+    #[test]
+    fn reads_typed_values_and_scalars_as_strings() {
+        let node = parse("id: 42\npolling:\n  every: 30\n  resolve_after: 3\n").unwrap();
+        let doc: Doc = from_node(&node).0.unwrap();
+        assert_eq!(doc.id, "42");
+        assert_eq!(doc.polling.every, "30");
+        assert_eq!(doc.polling.resolve_after, Some(3));
+    }
+
+    #[test]
+    fn unknown_keys_are_all_reported_with_hints() {
+        assert_eq!(
+            problems("id: a\nidd: b\npolling:\n  evry: 30m\n  every: 1h\n"),
+            vec![
+                (2, 1, "unknown key `idd`; did you mean `id`?".into()),
+                (
+                    4,
+                    3,
+                    "unknown key `evry` in `polling`; did you mean `every`?".into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn type_errors_point_at_the_value() {
+        assert_eq!(
+            problems("id: a\npolling:\n  every: 1h\n  resolve_after: [1]\n"),
+            vec![(
+                4,
+                18,
+                "polling.resolve_after: expected a whole number, found a list".into()
+            )]
+        );
+        assert_eq!(
+            problems("id: a\npolling: 5\n"),
+            vec![(
+                2,
+                10,
+                "polling: expected a mapping, found an integer".into()
+            )]
+        );
+    }
+
+    #[test]
+    fn missing_keys_point_at_the_mapping() {
+        assert_eq!(
+            problems("id: a\npolling:\n  resolve_after: 2\n"),
+            vec![(3, 3, "polling: missing required key `every`".into())]
+        );
+    }
+
+    #[test]
+    fn marks_of_nested_values() {
+        let node = parse("a:\n  - x\n  - {b: [1, 2]}\n").unwrap();
+        assert_eq!(
+            node.mark_at(&["a", "1", "b", "1"]),
+            Mark {
+                line: 3,
+                column: 13
+            }
+        );
+        assert_eq!(
+            node.key_mark_at(&["a", "1", "b"]),
+            Mark { line: 3, column: 6 }
+        );
+        // A missing key is reported at the nearest mapping that exists.
+        assert_eq!(node.mark_at(&["a", "1", "c"]), Mark { line: 3, column: 5 });
+    }
+
+    #[test]
+    fn core_schema_scalars() {
+        let node = parse("[yes, true, ~, 0x1F, -3, 1.5, '7', 1e3, .inf]").unwrap();
+        let Value::Seq(items) = node.value else {
+            panic!()
+        };
+        let values: Vec<Value> = items.into_iter().map(|n| n.value).collect();
+        assert_eq!(
+            values[0],
+            Value::Str {
+                text: "yes".into(),
+                plain: true
+            }
+        );
+        assert_eq!(values[1], Value::Bool(true));
+        assert_eq!(values[2], Value::Null);
+        assert_eq!(values[3], Value::Int(31));
+        assert_eq!(values[4], Value::Int(-3));
+        assert_eq!(values[5], Value::Float(1.5));
+        assert_eq!(
+            values[6],
+            Value::Str {
+                text: "7".into(),
+                plain: false
+            }
+        );
+        assert_eq!(values[7], Value::Float(1000.0));
+        assert_eq!(values[8], Value::Float(f64::INFINITY));
+    }
+
+    #[test]
+    fn hostile_input_is_refused() {
+        let bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\ne: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n";
+        assert!(parse(bomb).unwrap_err().message.contains("alias bomb"));
+        let deep_flow = "[".repeat(10_000);
+        assert!(parse(&deep_flow).is_err());
+        let deep_block: String = (0..100).map(|i| format!("{}k:\n", " ".repeat(i))).collect();
+        let err = parse(&deep_block).unwrap_err();
+        assert_eq!(err.message, "nesting deeper than 64 levels");
+        assert_eq!(err.mark.line, 65);
+        assert!(parse("a: 1\0").unwrap_err().message.contains("NUL"));
+        assert!(
+            parse("a: 1\n---\nb: 2\n")
+                .unwrap_err()
+                .message
+                .contains("several")
+        );
+        let dup = parse("a: 1\na: 2\n").unwrap_err();
+        assert_eq!(
+            (dup.mark.line, dup.message.as_str()),
+            (2, "duplicate key `a` (first at line 1, column 1)")
+        );
+        assert_eq!(parse("").unwrap().value, Value::Null);
+    }
+
+    #[test]
+    fn hints_only_for_close_words() {
+        assert_eq!(
+            did_you_mean("evry", ["every", "attempts"]),
+            "; did you mean `every`?"
+        );
+        assert_eq!(did_you_mean("colour", ["every", "attempts"]), "");
+    }
+}

@@ -1,0 +1,44 @@
+//! followup: one poll → reconcile → notify pass at a time.
+//!
+//! `main` only parses the command line, runs the command and maps the outcome
+//! to an exit status; everything else lives in the modules below.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+mod commands;
+mod definition;
+mod diagnostic;
+mod exit;
+mod path;
+mod template;
+mod tenant;
+mod units;
+mod window;
+
+fn main() -> ExitCode {
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(exit::USAGE),
+            };
+        }
+    };
+    match commands::run(cli) {
+        Ok(code) => code,
+        Err(e) if exit::is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = std::io::stdout().flush();
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::status_of(&e))
+        }
+    }
+}

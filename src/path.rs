@@ -1,0 +1,229 @@
+//! Compiled JSONPath (RFC 9535, by jsonpath-rust), parsed once per definition.
+//!
+//! Singular paths (`$.a.b[0]`), the common case for IDs, users and
+//! attributes, are walked directly; everything else goes through the library.
+
+use jsonpath_rust::parser::model::{JpQuery, Segment, Selector};
+use jsonpath_rust::parser::parse_json_path;
+use jsonpath_rust::query::js_path_process;
+use serde_json::Value;
+
+#[derive(Debug, Clone)]
+pub struct JsonPath {
+    source: String,
+    query: JpQuery,
+    /// The steps of a singular path, walked without the library.
+    singular: Option<Vec<Step>>,
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Name(String),
+    Index(i64),
+}
+
+impl JsonPath {
+    pub fn parse(source: &str) -> Result<JsonPath, String> {
+        let query = parse_json_path(source.trim()).map_err(|e| {
+            format!(
+                "`{source}` is not a JSONPath: {}",
+                first_line(&e.to_string())
+            )
+        })?;
+        Ok(JsonPath::from_query(source, query))
+    }
+
+    fn from_query(source: &str, query: JpQuery) -> JsonPath {
+        let singular = query
+            .segments
+            .iter()
+            .map(|segment| match segment {
+                Segment::Selector(Selector::Name(name)) => Some(Step::Name(name.clone())),
+                Segment::Selector(Selector::Index(i)) => Some(Step::Index(*i)),
+                _ => None,
+            })
+            .collect();
+        JsonPath {
+            source: source.to_owned(),
+            query,
+            singular,
+        }
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Every value the path selects, in document order.
+    pub fn query<'v>(&self, value: &'v Value) -> Vec<&'v Value> {
+        match &self.singular {
+            Some(steps) => walk(steps, value).into_iter().collect(),
+            None => js_path_process(&self.query, value)
+                .map(|refs| refs.into_iter().map(|r| r.val).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The first value selected that is not null.
+    pub fn first<'v>(&self, value: &'v Value) -> Option<&'v Value> {
+        match &self.singular {
+            Some(steps) => walk(steps, value).filter(|v| !v.is_null()),
+            None => self.query(value).into_iter().find(|v| !v.is_null()),
+        }
+    }
+}
+
+fn walk<'v>(steps: &[Step], value: &'v Value) -> Option<&'v Value> {
+    steps.iter().try_fold(value, |v, step| match step {
+        Step::Name(name) => v.as_object()?.get(name),
+        Step::Index(i) => {
+            let items = v.as_array()?;
+            let i = if *i < 0 { items.len() as i64 + i } else { *i };
+            items.get(usize::try_from(i).ok()?)
+        }
+    })
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or(s).trim()
+}
+
+/// The loop element: a path whose records are the items of an array.
+///
+/// For `$.a.b[*]` or `$.a.b[?...]`, `$.a.b` (the container) must be an array,
+/// empty or not; a path without a trailing wildcard or filter must select an
+/// array, whose items are the records. Anything else fails the poll: a
+/// response of another shape is a broken query, not "no records".
+#[derive(Debug, Clone)]
+pub struct LoopPath {
+    container: JsonPath,
+    /// The whole path, when it ends in a wildcard or filter.
+    selector: Option<JsonPath>,
+}
+
+impl LoopPath {
+    pub fn parse(source: &str) -> Result<LoopPath, String> {
+        let whole = JsonPath::parse(source)?;
+        let mut segments = whole.query.segments.clone();
+        let trailing = matches!(
+            segments.last(),
+            Some(Segment::Selector(Selector::Wildcard | Selector::Filter(_)))
+        );
+        if !trailing {
+            return Ok(LoopPath {
+                container: whole,
+                selector: None,
+            });
+        }
+        segments.pop();
+        let container = JsonPath::from_query(source, JpQuery::new(segments));
+        // A bare wildcard takes the items as they are: no need for the library.
+        let is_wildcard = matches!(
+            whole.query.segments.last(),
+            Some(Segment::Selector(Selector::Wildcard))
+        );
+        Ok(LoopPath {
+            container,
+            selector: (!is_wildcard).then_some(whole),
+        })
+    }
+
+    pub fn source(&self) -> &str {
+        self.selector.as_ref().unwrap_or(&self.container).source()
+    }
+
+    /// The records of one page, or why the page has none to give.
+    pub fn records<'v>(&self, page: &'v Value) -> Result<Vec<&'v Value>, String> {
+        let containers = self.container.query(page);
+        if containers.is_empty() {
+            return Err(format!(
+                "the loop element `{}` is absent from the response",
+                self.source()
+            ));
+        }
+        let mut records = Vec::new();
+        for container in &containers {
+            match container {
+                Value::Array(items) if self.selector.is_none() => records.extend(items.iter()),
+                Value::Array(_) => {}
+                other => {
+                    return Err(format!(
+                        "the loop element `{}` is {}, not an array",
+                        self.source(),
+                        describe(other)
+                    ));
+                }
+            }
+        }
+        if let Some(selector) = &self.selector {
+            records = selector.query(page);
+        }
+        Ok(records)
+    }
+}
+
+pub fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn singular_and_general_paths() {
+        let v =
+            json!({"result": [{"sys_id": "a", "n": 1}, {"sys_id": "b", "n": 2}], "x": {"y.z": 5}});
+        assert_eq!(
+            JsonPath::parse("$.result[1].sys_id").unwrap().first(&v),
+            Some(&json!("b"))
+        );
+        assert_eq!(
+            JsonPath::parse("$.result[-1].n").unwrap().first(&v),
+            Some(&json!(2))
+        );
+        assert_eq!(
+            JsonPath::parse("$.x['y.z']").unwrap().first(&v),
+            Some(&json!(5))
+        );
+        assert_eq!(
+            JsonPath::parse("$.result[*].n").unwrap().query(&v),
+            vec![&json!(1), &json!(2)]
+        );
+        assert!(
+            JsonPath::parse("$.result[")
+                .unwrap_err()
+                .contains("is not a JSONPath")
+        );
+    }
+
+    #[test]
+    fn loop_records() {
+        let v = json!({"result": [{"active": "true", "id": 1}, {"active": "false", "id": 2}], "obj": {"a": 1}, "empty": []});
+        let records = |p: &str, v: &Value| -> Result<usize, String> {
+            LoopPath::parse(p).unwrap().records(v).map(|r| r.len())
+        };
+        assert_eq!(records("$.result[*]", &v), Ok(2));
+        assert_eq!(records("$.result", &v), Ok(2));
+        assert_eq!(records("$.result[?@.active == 'true']", &v), Ok(1));
+        assert_eq!(records("$.empty[*]", &v), Ok(0));
+        assert_eq!(records("$.empty[?@.x == 1]", &v), Ok(0));
+        assert_eq!(
+            records("$.missing[*]", &v),
+            Err("the loop element `$.missing[*]` is absent from the response".into())
+        );
+        assert_eq!(
+            records("$.obj[*]", &v),
+            Err("the loop element `$.obj[*]` is an object, not an array".into())
+        );
+        assert_eq!(records("$[*]", &json!([1, 2, 3])), Ok(3));
+    }
+}

@@ -1,0 +1,448 @@
+//! The tenant: its channels, its directory of users and groups, its global
+//! attributes (`tenant.yaml`), checked once and then read by everyone.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::definition::check::{Allowed, At, Checker, FOLLOWUP_ALL};
+use crate::definition::model::{self, ChannelKind, TenantFile};
+use crate::definition::yaml::Node;
+use crate::template::{Scope, Template};
+use crate::units;
+
+#[derive(Debug, Clone, Default)]
+pub struct Tenant {
+    pub name: String,
+    /// `global.*` as written in tenant.yaml.
+    pub attributes: Map<String, Value>,
+    pub channels: BTreeMap<String, Channel>,
+    pub users: Vec<model::User>,
+    /// Group id → its members (user and group ids) as written.
+    pub groups: BTreeMap<String, Vec<String>>,
+    /// The file it was read from (none when there is no tenant file).
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub name: String,
+    pub kind: ChannelKind,
+    pub webhook_url: Option<Template>,
+    pub bot_token: Option<Template>,
+    pub smtp_url: Option<Template>,
+    pub from: Option<Template>,
+    pub url: Option<Template>,
+    pub headers: Vec<(String, Template)>,
+    pub signing_secret: Option<Template>,
+    /// `file`: resolved against tenant.yaml's directory.
+    pub path: Option<PathBuf>,
+    pub command: Vec<Template>,
+    pub timeout: Duration,
+    /// The least time between two deliveries.
+    pub rate: Option<Duration>,
+    pub ca_file: Option<PathBuf>,
+}
+
+impl Channel {
+    /// Room channels get one delivery per record and attempt naming all its
+    /// recipients; person channels one delivery per recipient.
+    pub fn is_room(&self) -> bool {
+        match self.kind {
+            ChannelKind::Slack => self.bot_token.is_none(),
+            ChannelKind::Teams | ChannelKind::GoogleChat => true,
+            _ => false,
+        }
+    }
+
+    /// The recipient field that holds this channel's address, if it needs one.
+    pub fn address_field(&self) -> Option<&'static str> {
+        match self.kind {
+            ChannelKind::Slack if self.bot_token.is_some() => Some("slack"),
+            ChannelKind::Email => Some("email"),
+            _ => None,
+        }
+    }
+}
+
+/// The keys each channel kind takes (besides `type`).
+fn channel_keys(kind: ChannelKind) -> (&'static [&'static str], &'static [&'static str]) {
+    // (required, optional); for slack one of webhook_url / bot_token is checked apart.
+    match kind {
+        ChannelKind::Slack => (&[], &["webhook_url", "bot_token", "rate", "ca_file"]),
+        ChannelKind::Teams | ChannelKind::GoogleChat => (&["webhook_url"], &["rate", "ca_file"]),
+        ChannelKind::Email => (&["smtp_url", "from"], &["rate", "ca_file"]),
+        ChannelKind::Webhook => (
+            &["url"],
+            &["headers", "signing_secret", "rate", "ca_file", "timeout"],
+        ),
+        ChannelKind::Console => (&[], &[]),
+        ChannelKind::File => (&["path"], &[]),
+        ChannelKind::Command => (&["command"], &["timeout", "rate"]),
+    }
+}
+
+const SETTINGS: Allowed = Allowed {
+    scopes: &[Scope::Global],
+    env: true,
+    followup: &[],
+    place: "a channel setting",
+};
+
+const COMMAND_ARGS: Allowed = Allowed {
+    scopes: &[Scope::Global, Scope::Recipient, Scope::Followup],
+    env: true,
+    followup: FOLLOWUP_ALL,
+    place: "a command channel's argv",
+};
+
+/// Names of channels, attributes and the like: `[A-Za-z0-9_-]+`.
+pub fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Checks a parsed tenant file; diagnostics go to the checker.
+pub fn check(raw: TenantFile, node: &Node, c: &mut Checker) -> Tenant {
+    let root = At::root(node);
+    if raw.tenant.trim().is_empty() {
+        c.error(
+            root.key("tenant"),
+            "tenant",
+            "`tenant` must name the installation (`acme-prod`)",
+        );
+    }
+    for name in raw.attributes.keys() {
+        if !is_name(name) {
+            c.key_error(
+                root.key("attributes").key(name),
+                "attribute-name",
+                format!("attribute name `{name}` may hold only letters, digits, `_` and `-`"),
+            );
+        }
+    }
+
+    let mut channels = BTreeMap::new();
+    for (name, ch) in &raw.channels {
+        let at = root.key("channels").key(name);
+        if name == "last_used" {
+            c.key_error(
+                at,
+                "channel-name",
+                "`last_used` is reserved: it names the channel a user last chatted on",
+            );
+            continue;
+        }
+        if !is_name(name) {
+            c.key_error(
+                at,
+                "channel-name",
+                format!("channel name `{name}` may hold only letters, digits, `_` and `-`"),
+            );
+        }
+        if let Some(channel) = check_channel(name, ch, at, c) {
+            channels.insert(name.clone(), channel);
+        }
+    }
+
+    let mut user_ids: HashMap<&str, usize> = HashMap::new();
+    for (i, user) in raw.users.iter().enumerate() {
+        let at = root.key("users").index(i);
+        if user_ids.insert(user.id.as_str(), i).is_some() {
+            c.error(
+                at.key("id"),
+                "duplicate-user",
+                format!("user `{}` is defined twice", user.id),
+            );
+        }
+        if let Some(last) = &user.last_channel
+            && !raw.channels.contains_key(last)
+        {
+            c.error(
+                at.key("last_channel"),
+                "unknown-channel",
+                format!(
+                    "channel `{last}` is not defined in `channels`{}",
+                    hint(last, raw.channels.keys().map(String::as_str))
+                ),
+            );
+        }
+        if let Some(tz) = &user.timezone
+            && jiff::tz::TimeZone::get(tz).is_err()
+        {
+            c.error(
+                at.key("timezone"),
+                "timezone",
+                format!("`{tz}` is not an IANA time zone"),
+            );
+        }
+    }
+
+    let mut groups = BTreeMap::new();
+    for (i, group) in raw.groups.iter().enumerate() {
+        let at = root.key("groups").index(i);
+        if user_ids.contains_key(group.id.as_str()) {
+            c.error(
+                at.key("id"),
+                "duplicate-group",
+                format!("`{}` is both a user and a group", group.id),
+            );
+        }
+        if groups
+            .insert(group.id.clone(), group.members.clone())
+            .is_some()
+        {
+            c.error(
+                at.key("id"),
+                "duplicate-group",
+                format!("group `{}` is defined twice", group.id),
+            );
+        }
+    }
+    for (i, group) in raw.groups.iter().enumerate() {
+        for (j, member) in group.members.iter().enumerate() {
+            let at = root.key("groups").index(i).key("members").index(j);
+            if !user_ids.contains_key(member.as_str()) && !groups.contains_key(member) {
+                c.error(
+                    at,
+                    "unknown-member",
+                    format!(
+                        "`{member}` is neither a user nor a group{}",
+                        hint(
+                            member,
+                            user_ids
+                                .keys()
+                                .copied()
+                                .chain(groups.keys().map(String::as_str))
+                        )
+                    ),
+                );
+            } else if groups.contains_key(member) && reaches(&groups, member, &group.id) {
+                c.error(
+                    at,
+                    "group-cycle",
+                    format!("group `{}` contains itself through `{member}`", group.id),
+                );
+            }
+        }
+    }
+
+    Tenant {
+        name: raw.tenant,
+        attributes: raw.attributes.into_iter().collect(),
+        channels,
+        users: raw.users,
+        groups,
+        file: Some(c.file.to_path_buf()),
+    }
+}
+
+/// Whether `from` leads to `to` through group membership.
+fn reaches(groups: &BTreeMap<String, Vec<String>>, from: &str, to: &str) -> bool {
+    let mut seen = BTreeSet::new();
+    let mut stack = vec![from];
+    while let Some(g) = stack.pop() {
+        if g == to {
+            return true;
+        }
+        if seen.insert(g)
+            && let Some(members) = groups.get(g)
+        {
+            stack.extend(members.iter().map(String::as_str));
+        }
+    }
+    false
+}
+
+fn hint<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+    crate::definition::yaml::did_you_mean(word, candidates)
+}
+
+fn check_channel(name: &str, ch: &model::Channel, at: At, c: &mut Checker) -> Option<Channel> {
+    let (required, optional) = channel_keys(ch.kind);
+    let present: Vec<&str> = [
+        ("webhook_url", ch.webhook_url.is_some()),
+        ("bot_token", ch.bot_token.is_some()),
+        ("smtp_url", ch.smtp_url.is_some()),
+        ("from", ch.from.is_some()),
+        ("url", ch.url.is_some()),
+        ("headers", !ch.headers.is_empty()),
+        ("signing_secret", ch.signing_secret.is_some()),
+        ("path", ch.path.is_some()),
+        ("command", ch.command.is_some()),
+        ("timeout", ch.timeout.is_some()),
+        ("rate", ch.rate.is_some()),
+        ("ca_file", ch.ca_file.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(k, on)| on.then_some(k))
+    .collect();
+    let errors_before = c.diagnostics.len();
+    let kind = ch.kind.as_str();
+    for key in &present {
+        if !required.contains(key) && !optional.contains(key) {
+            c.key_error(
+                at.key(key),
+                "channel-key",
+                format!("key `{key}` does not apply to a `{kind}` channel"),
+            );
+        }
+    }
+    for key in required {
+        if !present.contains(key) {
+            c.error(
+                at,
+                "channel-key",
+                format!("a `{kind}` channel needs `{key}`"),
+            );
+        }
+    }
+    if ch.kind == ChannelKind::Slack && ch.webhook_url.is_some() == ch.bot_token.is_some() {
+        c.error(
+            at,
+            "channel-key",
+            "a `slack` channel needs exactly one of `webhook_url` (a room) and `bot_token` (direct messages)",
+        );
+    }
+
+    let setting = |key: &str, value: &Option<String>, c: &mut Checker| -> Option<Template> {
+        let value = value.as_ref()?;
+        let t = c.template(at.key(key), value, SETTINGS)?;
+        if is_secret_key(key) && t.inserts().next().is_none() {
+            c.warning(
+                at.key(key),
+                "literal-secret",
+                format!("`{key}` of channel `{name}` is written literally; keep secrets in the environment: `@{{env.NAME}}`"),
+            );
+        }
+        Some(t)
+    };
+    let webhook_url = setting("webhook_url", &ch.webhook_url, c);
+    let bot_token = setting("bot_token", &ch.bot_token, c);
+    let smtp_url = setting("smtp_url", &ch.smtp_url, c);
+    let from = setting("from", &ch.from, c);
+    let url = setting("url", &ch.url, c);
+    let signing_secret = setting("signing_secret", &ch.signing_secret, c);
+    let headers = ch
+        .headers
+        .iter()
+        .filter_map(|(k, v)| {
+            Some((
+                k.clone(),
+                c.template(at.key("headers").key(k), v, SETTINGS)?,
+            ))
+        })
+        .collect();
+    let command: Vec<Template> = match &ch.command {
+        Some(argv) if argv.is_empty() => {
+            c.error(
+                at.key("command"),
+                "command",
+                "`command` needs at least the program to run",
+            );
+            Vec::new()
+        }
+        Some(argv) => argv
+            .iter()
+            .enumerate()
+            .filter_map(|(i, arg)| c.template(at.key("command").index(i), arg, COMMAND_ARGS))
+            .collect(),
+        None => Vec::new(),
+    };
+    let timeout = match &ch.timeout {
+        Some(t) => c
+            .duration(at.key("timeout"), t)
+            .unwrap_or(Duration::from_secs(60)),
+        None => Duration::from_secs(60),
+    };
+    let rate = ch.rate.as_ref().and_then(|r| {
+        units::parse_rate(r)
+            .map_err(|e| c.error(at.key("rate"), "rate", e))
+            .ok()
+    });
+    (c.diagnostics[errors_before..].iter().all(|d| !d.is_error())).then(|| Channel {
+        name: name.to_owned(),
+        kind: ch.kind,
+        webhook_url,
+        bot_token,
+        smtp_url,
+        from,
+        url,
+        headers,
+        signing_secret,
+        path: ch.path.as_deref().map(|p| c.resolve(p)),
+        command,
+        timeout,
+        rate,
+        ca_file: ch.ca_file.as_deref().map(|p| c.resolve(p)),
+    })
+}
+
+/// Settings that hold a secret (or carry one in their URL).
+pub fn is_secret_key(key: &str) -> bool {
+    matches!(
+        key,
+        "webhook_url" | "bot_token" | "signing_secret" | "smtp_url"
+    )
+}
+
+impl Tenant {
+    /// A tenant with nothing in it, for a directory without tenant.yaml.
+    pub fn empty() -> Tenant {
+        Tenant::default()
+    }
+
+    /// A user by id or e-mail (case-insensitive for e-mail).
+    pub fn user(&self, key: &str) -> Option<&model::User> {
+        self.users.iter().find(|u| u.id == key).or_else(|| {
+            self.users.iter().find(|u| {
+                u.email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(key))
+            })
+        })
+    }
+
+    /// The users of a group, through nested groups, each once, in order.
+    pub fn group_members(&self, id: &str) -> Option<Vec<&model::User>> {
+        fn expand<'t>(
+            tenant: &'t Tenant,
+            group: &str,
+            seen: &mut BTreeSet<String>,
+            users: &mut Vec<&'t model::User>,
+        ) {
+            if !seen.insert(group.to_owned()) {
+                return;
+            }
+            for member in tenant.groups.get(group).into_iter().flatten() {
+                if tenant.groups.contains_key(member) {
+                    expand(tenant, member, seen, users);
+                } else if let Some(u) = tenant.users.iter().find(|u| &u.id == member)
+                    && !users.iter().any(|x| x.id == u.id)
+                {
+                    users.push(u);
+                }
+            }
+        }
+        self.groups.get(id)?;
+        let mut users = Vec::new();
+        expand(self, id, &mut BTreeSet::new(), &mut users);
+        Some(users)
+    }
+
+    /// The directory relative paths of tenant.yaml resolve against.
+    pub fn dir(&self) -> &Path {
+        self.file
+            .as_deref()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("."))
+    }
+
+    /// The `global.*` attributes as one JSON object, for templates.
+    pub fn globals(&self) -> Value {
+        Value::Object(self.attributes.clone())
+    }
+}
