@@ -1,1 +1,4 @@
-fn main() {}
+//! The one integration-test binary: it runs the built `followup` in temp
+//! dirs, against local servers, with injected time.
+
+mod support;

@@ -1,0 +1,2 @@
+//! Test support: a builder that runs `followup` in a fresh temp dir
+//! (`Test`), and a local HTTP server (`server`).
