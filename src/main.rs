@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod cli;
+mod clock;
 mod commands;
 mod definition;
 mod diagnostic;
