@@ -1,8 +1,11 @@
 //! The command line: global options and subcommands (clap).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::clock::NowArg;
 
 use crate::diagnostic;
 
@@ -83,6 +86,94 @@ pub enum Command {
     Show(ShowArgs),
     /// Print the JSON Schema of the definition (or tenant) format
     Schema(SchemaArgs),
+    /// Run one pass: poll what is due, reconcile, notify, run actions
+    RunOnce(RunOnceArgs),
+    /// Show the events, newest last
+    History(HistoryArgs),
+    /// Show each follow-up's state: last poll, records, next due
+    Status(StatusArgs),
+    /// Explain why a record was or was not notified
+    Explain(ExplainArgs),
+    /// Forget a follow-up's state
+    Reset(ResetArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunOnceArgs {
+    #[command(flatten)]
+    pub tenant: TenantArg,
+    #[command(flatten)]
+    pub now: NowArg,
+    /// Poll and show what would be sent and done; send, run and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run only this follow-up (id or name)
+    #[arg(long, value_name = "ID")]
+    pub only: Option<String>,
+    /// Stop starting work after this long; the next pass does the rest
+    #[arg(long, value_name = "DURATION", default_value = "4m", value_parser = crate::units::parse_duration)]
+    pub max_duration: Duration,
+    /// Delete events older than this (e.g. 90d)
+    #[arg(long, value_name = "DURATION", value_parser = crate::units::parse_duration)]
+    pub retain: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HistoryFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    pub now: NowArg,
+    /// Only this follow-up's events
+    #[arg(long, value_name = "ID")]
+    pub followup: Option<String>,
+    /// Only this record's events
+    #[arg(long, value_name = "RECORD")]
+    pub record: Option<String>,
+    /// Only events of this kind (`poll.failed`) or family (`poll`)
+    #[arg(long, value_name = "EVENT")]
+    pub event: Option<String>,
+    /// Only events since this time (RFC 3339) or for this long (`2h`, `7d`)
+    #[arg(long, value_name = "TIME|DURATION")]
+    pub since: Option<String>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: HistoryFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub tenant: TenantArg,
+    #[command(flatten)]
+    pub now: NowArg,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub tenant: TenantArg,
+    #[command(flatten)]
+    pub now: NowArg,
+    /// The follow-up's id or name
+    pub id: String,
+    /// The record's reconciliation ID
+    pub record: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ResetArgs {
+    /// The follow-up's id (its definition may be gone)
+    pub id: String,
+    /// Make the next poll only remember what it finds (`record_only`)
+    #[arg(long)]
+    pub baseline: bool,
 }
 
 #[derive(Debug, Args)]

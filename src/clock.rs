@@ -30,3 +30,10 @@ pub fn format(t: Timestamp) -> String {
         .map(|t| t.to_string())
         .unwrap_or_else(|_| t.to_string())
 }
+
+/// A stored time (seconds since the epoch) as RFC 3339.
+pub fn format_seconds(seconds: i64) -> String {
+    Timestamp::from_second(seconds)
+        .map(format)
+        .unwrap_or_else(|_| seconds.to_string())
+}

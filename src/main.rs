@@ -8,13 +8,19 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod channel;
 mod cli;
 mod clock;
 mod commands;
 mod definition;
 mod diagnostic;
 mod exit;
+mod integration;
+mod message;
+mod pass;
 mod path;
+mod recipients;
+mod store;
 mod template;
 mod tenant;
 mod units;

@@ -5,9 +5,14 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
+mod explain;
+mod history;
 mod list;
+mod reset;
+mod run_once;
 mod schema;
-mod show;
+pub mod show;
+mod status;
 mod table;
 mod validate;
 
@@ -18,5 +23,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::List(args) => list::run(&paths.with(&args.tenant), &args),
         Command::Show(args) => show::run(&paths.with(&args.tenant), &args),
         Command::Schema(args) => schema::run(&args),
+        Command::RunOnce(args) => run_once::run(&paths.with(&args.tenant), &args),
+        Command::History(args) => history::run(&paths, &args),
+        Command::Status(args) => status::run(&paths.with(&args.tenant), &args),
+        Command::Explain(args) => explain::run(&paths.with(&args.tenant), &args),
+        Command::Reset(args) => reset::run(&paths, &args),
     }
 }

@@ -1,0 +1,116 @@
+//! `followup run-once`: one pass (DESIGN.md, "The pass").
+
+use std::process::ExitCode;
+
+use crate::cli::{Paths, RunOnceArgs};
+use crate::definition::load::Catalog;
+use crate::exit;
+use crate::pass::{self, PollOutcome};
+use crate::store::Store;
+use crate::store::lock::PassLock;
+
+pub fn run(paths: &Paths, args: &RunOnceArgs) -> anyhow::Result<ExitCode> {
+    let db = paths.db();
+    // 1. The pass lock first: a second pass touches nothing, not even the
+    // definitions. A dry run writes nothing, the lock included.
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(PassLock::acquire(&db)?)
+    };
+
+    // 2. The tenant and the definitions.
+    let catalog = Catalog::load(&paths.dir(), &paths.tenant())?;
+    for d in &catalog.diagnostics {
+        eprintln!("{d}");
+    }
+    if !catalog.tenant_ok {
+        eprintln!("error: the tenant is invalid: nothing runs");
+        return Ok(ExitCode::from(exit::FAILURE));
+    }
+    if let Some(only) = &args.only {
+        let entry = catalog
+            .find(only)
+            .ok_or_else(|| crate::commands::show::unknown(&catalog, only))?;
+        if entry.followup.is_none() {
+            eprintln!("error: {} is invalid: nothing runs", entry.file.display());
+            return Ok(ExitCode::from(exit::FAILURE));
+        }
+    }
+    let invalid: Vec<String> = catalog
+        .entries
+        .iter()
+        .filter(|e| e.followup.is_none() && args.only.as_deref().is_none_or(|o| e.id() == o))
+        .map(|e| e.id())
+        .collect();
+    for id in &invalid {
+        eprintln!("warning: follow-up `{id}` is invalid and was skipped");
+    }
+
+    let store = if args.dry_run {
+        Store::in_memory_copy(&db)?
+    } else {
+        Store::open(&db)?
+    };
+    if let Some(retain) = args.retain {
+        let before = args.now.get().as_second() - retain.as_secs() as i64;
+        let pruned = store.prune_events(before)?;
+        if pruned > 0 {
+            eprintln!(
+                "pruned {pruned} events older than {}",
+                crate::units::format_duration(retain)
+            );
+        }
+    }
+    let only = args
+        .only
+        .as_ref()
+        .and_then(|o| catalog.find(o))
+        .and_then(|e| e.raw.as_ref().map(|r| r.id.clone()));
+    let options = pass::Options {
+        now: args.now.get(),
+        dry_run: args.dry_run,
+        only,
+        max_duration: args.max_duration,
+    };
+    let report = pass::run(&catalog, &store, &options)?;
+    if !args.dry_run {
+        store.checkpoint()?;
+    }
+    summarize(&report);
+    let ok = report.ok() && invalid.is_empty();
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(exit::FAILURE)
+    })
+}
+
+/// One line per follow-up on stderr.
+fn summarize(report: &pass::Report) {
+    for f in &report.followups {
+        let poll = match &f.poll {
+            PollOutcome::NotDue => "poll not due".to_owned(),
+            PollOutcome::Succeeded { records } => format!(
+                "polled {records} records ({} opened, {} resolved)",
+                f.opened, f.resolved
+            ),
+            PollOutcome::Failed(why) => format!("poll failed: {why}"),
+            PollOutcome::Skipped(why) => format!("skipped: {why}"),
+        };
+        let mut line = format!("{}: {poll}", f.id);
+        if f.attempts + f.delivered + f.failed + f.pending + f.exhausted > 0 {
+            line.push_str(&format!(
+                "; {} attempts started, {} delivered, {} failed, {} pending, {} exhausted",
+                f.attempts, f.delivered, f.failed, f.pending, f.exhausted
+            ));
+        }
+        eprintln!("{line}");
+    }
+    if !report.unfinished.is_empty() {
+        eprintln!(
+            "--max-duration reached: {} left for the next pass",
+            report.unfinished.join(", ")
+        );
+    }
+}

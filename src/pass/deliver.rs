@@ -1,0 +1,114 @@
+//! Sending one stored delivery through its channel, and marking what
+//! became of it. A delivery is stored pending before it is sent; this
+//! marks it after, so a crash in between repeats only that delivery.
+
+use std::io::Write;
+
+use serde_json::Value;
+
+use super::{CHANNEL_STRIKES, FollowupReport, Pass};
+use crate::channel::{Channel, Outcome, Outgoing};
+use crate::definition::followup::Followup;
+use crate::store::{Delivery, DeliveryState, Event, EventKind};
+
+/// Sends a pending delivery; returns its state afterwards.
+pub fn send(
+    pass: &mut Pass,
+    f: &Followup,
+    d: &Delivery,
+    report: &mut FollowupReport,
+) -> anyhow::Result<DeliveryState> {
+    let now = pass.now;
+    let event = |kind: EventKind| {
+        Event::new(kind, now, &f.id)
+            .record(&d.record_id, d.cycle)
+            .attempt(d.attempt)
+            .recipient(&d.target)
+            .channel(&d.channel)
+    };
+    if pass
+        .strikes
+        .get(&d.channel)
+        .is_some_and(|s| *s >= CHANNEL_STRIKES)
+    {
+        report.pending += 1;
+        pass.event(event(EventKind::NotificationDeferred).detail(format!(
+            "channel `{}` skipped for the rest of the pass after {CHANNEL_STRIKES} transient failures in a row",
+            d.channel
+        )))?;
+        return Ok(DeliveryState::Pending);
+    }
+    let recipient: Value = serde_json::from_str(&d.recipient)?;
+    let message = serde_json::from_str(&d.payload)?;
+    let outgoing = Outgoing {
+        at: pass.now_text.clone(),
+        channel: &d.channel,
+        delivery: &d.id,
+        followup: &f.id,
+        record: &d.record_id,
+        cycle: d.cycle,
+        attempt: d.attempt,
+        attempts: i64::from(f.schedule.attempts),
+        recipient: &recipient,
+        message: &message,
+    };
+    let outcome = match pass.channel(&d.channel) {
+        Some(channel) => channel.deliver(&outgoing),
+        None => Outcome::Permanent {
+            detail: format!(
+                "channel `{}` is no longer defined in tenant.yaml",
+                d.channel
+            ),
+        },
+    };
+    let (state, kind, detail) = match outcome {
+        Outcome::Delivered => {
+            pass.strikes.remove(&d.channel);
+            report.delivered += 1;
+            (DeliveryState::Delivered, EventKind::NotificationSent, None)
+        }
+        Outcome::Transient { detail, .. } => {
+            *pass.strikes.entry(d.channel.clone()).or_default() += 1;
+            report.pending += 1;
+            (
+                DeliveryState::Pending,
+                EventKind::NotificationDeferred,
+                Some(detail),
+            )
+        }
+        Outcome::Permanent { detail } => {
+            report.failed += 1;
+            (
+                DeliveryState::Failed,
+                EventKind::NotificationFailed,
+                Some(detail),
+            )
+        }
+    };
+    // In a dry run the store is an in-memory copy: marking keeps the
+    // simulation true without writing anything.
+    pass.store.atomically(|store| {
+        store.mark_delivery(&d.id, state, detail.as_deref(), now)?;
+        let e = event(kind);
+        store.add_event(&match detail {
+            Some(detail) => e.detail(detail),
+            None => e,
+        })
+    })?;
+    Ok(state)
+}
+
+/// `--dry-run`'s channel: prints what would be sent, sends nothing.
+pub struct DryRun;
+
+impl Channel for DryRun {
+    fn deliver(&mut self, outgoing: &Outgoing) -> Outcome {
+        let mut value = serde_json::to_value(outgoing).expect("a delivery serializes");
+        if let Value::Object(map) = &mut value {
+            map.insert("dry_run".into(), Value::Bool(true));
+        }
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{value}");
+        Outcome::Delivered
+    }
+}

@@ -1,0 +1,184 @@
+//! The pass: one `run-once`. For each active follow-up that is due: poll,
+//! reconcile, then notify what is due and run the actions that follow.
+//! DESIGN.md "The pass" is the specification; each step is a module:
+//! `poll` (integrations → records), `reconcile` (records → state),
+//! `schedule` (what is due: attempts, retries, exhaustion), `deliver`
+//! (deliveries through channels) and `actions` (set / integration).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use serde_json::{Map, Value};
+
+use crate::channel::{self, Channel};
+use crate::definition::followup::Followup;
+use crate::definition::load::Catalog;
+use crate::definition::model::Status;
+use crate::integration::Http;
+use crate::store::{Event, EventKind, Seconds, Store};
+
+mod actions;
+mod deliver;
+mod poll;
+mod reconcile;
+mod schedule;
+
+/// The minute of grace that absorbs cron's jitter in every "is it due".
+pub const GRACE: Seconds = 60;
+
+/// After this many transient failures in a row, a channel is skipped for
+/// the rest of the pass.
+const CHANNEL_STRIKES: u32 = 3;
+
+pub struct Options {
+    pub now: Timestamp,
+    pub dry_run: bool,
+    pub only: Option<String>,
+    pub max_duration: Duration,
+}
+
+/// What a pass did, for its summary and its exit status.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub followups: Vec<FollowupReport>,
+    /// Follow-ups left for the next pass when `--max-duration` ran out.
+    pub unfinished: Vec<String>,
+}
+
+impl Report {
+    /// Whether every due follow-up was polled successfully.
+    pub fn ok(&self) -> bool {
+        self.unfinished.is_empty()
+            && self
+                .followups
+                .iter()
+                .all(|f| !matches!(f.poll, PollOutcome::Failed(_) | PollOutcome::Skipped(_)))
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct FollowupReport {
+    pub id: String,
+    pub poll: PollOutcome,
+    pub opened: usize,
+    pub resolved: usize,
+    pub attempts: usize,
+    pub delivered: usize,
+    pub failed: usize,
+    pub pending: usize,
+    pub exhausted: usize,
+}
+
+#[derive(Debug, Default, PartialEq)]
+pub enum PollOutcome {
+    /// Not due this pass.
+    #[default]
+    NotDue,
+    Succeeded {
+        records: usize,
+    },
+    Failed(String),
+    Skipped(String),
+}
+
+/// Everything a pass shares across follow-ups.
+pub struct Pass<'a> {
+    pub catalog: &'a Catalog,
+    pub store: &'a Store,
+    pub now: Seconds,
+    pub now_text: String,
+    pub dry_run: bool,
+    pub deadline: Instant,
+    pub http: Http,
+    /// `global.*`: tenant attributes and those actions have set.
+    pub globals: Value,
+    channels: HashMap<String, Box<dyn Channel>>,
+    /// Consecutive transient failures per channel.
+    strikes: HashMap<String, u32>,
+}
+
+pub fn run(catalog: &Catalog, store: &Store, options: &Options) -> anyhow::Result<Report> {
+    let started = Instant::now();
+    let mut globals: Map<String, Value> = catalog.tenant.attributes.clone();
+    globals.extend(store.globals()?);
+    let mut pass = Pass {
+        catalog,
+        store,
+        now: options.now.as_second(),
+        now_text: crate::clock::format(options.now),
+        dry_run: options.dry_run,
+        deadline: started + options.max_duration,
+        http: Http::new(Some(started + options.max_duration)),
+        globals: Value::Object(globals),
+        channels: HashMap::new(),
+        strikes: HashMap::new(),
+    };
+    let mut report = Report::default();
+    let followups = catalog
+        .entries
+        .iter()
+        .filter_map(|e| e.followup.as_ref())
+        .filter(|f| {
+            f.status == Status::Active && options.only.as_deref().is_none_or(|only| only == f.id)
+        });
+    for f in followups {
+        if Instant::now() >= pass.deadline {
+            report.unfinished.push(f.id.clone());
+            continue;
+        }
+        report.followups.push(pass.followup(f)?);
+    }
+    Ok(report)
+}
+
+impl Pass<'_> {
+    fn followup(&mut self, f: &Followup) -> anyhow::Result<FollowupReport> {
+        let mut report = FollowupReport {
+            id: f.id.clone(),
+            ..FollowupReport::default()
+        };
+        let mut state = self.store.followup_state(&f.id)?;
+        if let Some(why) = &state.identity_changed {
+            let detail = format!("skipped until `followup reset {}`: {why}", f.id);
+            self.event(Event::new(EventKind::PollSkipped, self.now, &f.id).detail(&detail))?;
+            report.poll = PollOutcome::Skipped(detail);
+            return Ok(report);
+        }
+        let poll_due = state
+            .last_poll_at
+            .is_none_or(|last| self.now + GRACE >= last + f.polling.every.as_secs() as Seconds);
+        if poll_due {
+            report.poll = self.poll_and_reconcile(f, &mut state, &mut report)?;
+        }
+        // Notify only after a successful latest poll.
+        if state.last_poll_ok == Some(true) && state.identity_changed.is_none() {
+            let locals = Value::Object(state.locals.clone());
+            schedule::notify(self, f, &locals, &mut report)?;
+        }
+        Ok(report)
+    }
+
+    /// Writes an event.
+    pub fn event(&self, event: Event) -> anyhow::Result<()> {
+        self.store.add_event(&event)
+    }
+
+    /// The channel named `name`, opened at its first use in the pass.
+    fn channel(&mut self, name: &str) -> Option<&mut Box<dyn Channel>> {
+        if !self.channels.contains_key(name) {
+            let config = self.catalog.tenant.channels.get(name)?;
+            let opened: Box<dyn Channel> = if self.dry_run {
+                Box::new(deliver::DryRun)
+            } else {
+                channel::open(config)
+            };
+            self.channels.insert(name.to_owned(), opened);
+        }
+        self.channels.get_mut(name)
+    }
+
+    pub fn out_of_time(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+}
