@@ -1,6 +1,7 @@
 //! Reading an operator's directory: the tenant, then every definition, then
 //! the rules that span files (unique names, `global.*` names).
 
+use std::cell::OnceCell;
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -201,31 +202,30 @@ impl Catalog {
 /// The definition files of a directory: `*.yaml` and `*.yml` but the
 /// tenant, in name order.
 pub fn definition_files(dir: &Path, tenant_file: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let read = fs::read_dir(dir)
-        .with_context(|| format!("cannot read the definitions directory {}", dir.display()))?;
+    let read = fs::read_dir(dir).with_context(|| format!("cannot read the definitions directory {}", dir.display()))?;
+    // A tenant file inside the directory under another name is not a
+    // definition either; paths are compared only when the names match.
+    let tenant_name = tenant_file.file_name();
+    let tenant_real = OnceCell::new();
     let mut files = Vec::new();
     for entry in read {
-        let path = entry?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        let is_yaml = name.ends_with(".yaml") || name.ends_with(".yml");
-        if is_yaml
-            && !name.starts_with('.')
-            && name != TENANT_FILE
-            && !same_file(&path, tenant_file)
-            && path.is_file()
-        {
-            files.push(path);
+        let entry = entry?;
+        let path = entry.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let is_yaml = (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.starts_with('.');
+        if !is_yaml || name == TENANT_FILE || !entry.file_type().is_ok_and(|t| t.is_file() || t.is_symlink()) {
+            continue;
         }
+        if Some(path.file_name().unwrap_or_default()) == tenant_name {
+            let tenant_real = tenant_real.get_or_init(|| tenant_file.canonicalize().ok());
+            if tenant_real.is_some() && path.canonicalize().ok() == *tenant_real {
+                continue;
+            }
+        }
+        files.push(path);
     }
     files.sort();
     Ok(files)
-}
-
-fn same_file(a: &Path, b: &Path) -> bool {
-    a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(x), Ok(y)) if x == y)
 }
 
 fn load_tenant(file: &Path, diagnostics: &mut Vec<Diagnostic>) -> (Tenant, bool) {

@@ -101,14 +101,18 @@ pub fn send(
 /// `--dry-run`'s channel: prints what would be sent, sends nothing.
 pub struct DryRun;
 
+#[derive(serde::Serialize)]
+struct DryRunLine<'a> {
+    dry_run: bool,
+    #[serde(flatten)]
+    outgoing: &'a Outgoing<'a>,
+}
+
 impl Channel for DryRun {
     fn deliver(&mut self, outgoing: &Outgoing) -> Outcome {
-        let mut value = serde_json::to_value(outgoing).expect("a delivery serializes");
-        if let Value::Object(map) = &mut value {
-            map.insert("dry_run".into(), Value::Bool(true));
-        }
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{value}");
+        let line = DryRunLine { dry_run: true, outgoing };
+        let line = serde_json::to_string(&line).expect("a delivery serializes");
+        let _ = writeln!(std::io::stdout().lock(), "{line}");
         Outcome::Delivered
     }
 }

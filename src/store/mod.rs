@@ -132,6 +132,9 @@ impl Store {
     /// Folds the WAL into the database file, so that a reader that ignores
     /// the WAL (`--dry-run`) sees everything a finished pass wrote.
     pub fn checkpoint(&self) -> anyhow::Result<()> {
+        if self.conn.total_changes() == 0 {
+            return Ok(());
+        }
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
             .context("checkpointing the database")
