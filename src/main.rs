@@ -14,6 +14,7 @@ mod commands;
 mod definition;
 mod diagnostic;
 mod exit;
+mod integration;
 mod path;
 mod template;
 mod tenant;
