@@ -120,6 +120,9 @@ impl fmt::Display for Failure {
             Failure::Send(e) => e.fmt(f),
             Failure::Status { status, excerpt } => {
                 write!(f, "HTTP {}", status_line(*status))?;
+                if (300..400).contains(status) {
+                    f.write_str(" (followup follows no redirect: use the URL it points to)")?;
+                }
                 with_excerpt(f, excerpt)
             }
             Failure::Json { error, excerpt } => {
@@ -165,8 +168,15 @@ impl fmt::Display for Failure {
 
 /// Values that must never appear in an error: rendered auth values,
 /// tokens, the values of `env.*` a request uses.
-#[derive(Debug, Default, Clone)]
+#[derive(Default, Clone)]
 pub struct Secrets(Vec<String>);
+
+/// Says how many, never which.
+impl fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Secrets({} masked)", self.0.len())
+    }
+}
 
 impl Secrets {
     pub fn add(&mut self, secret: &str) {
@@ -218,6 +228,16 @@ mod tests {
         assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
         assert!(cut.ends_with('…'));
         assert_eq!(excerpt(&[0xff, b'a'], &Secrets::default()), "\u{fffd}a");
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let mut secrets = Secrets::default();
+        secrets.add("hunter2");
+        assert_eq!(format!("{secrets:?}"), "Secrets(1 masked)");
+        let request = crate::integration::Outgoing::new("GET", "https://h/x?key=hunter2")
+            .header("Authorization", "Bearer hunter2");
+        assert!(!format!("{request:?}").contains("hunter2"));
     }
 
     #[test]

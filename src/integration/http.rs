@@ -114,6 +114,9 @@ fn new_agent(ca_file: Option<&Path>) -> anyhow::Result<Agent> {
     Ok(Agent::config_builder()
         // The caller reads every status itself, with the body.
         .http_status_as_error(false)
+        // A redirect would carry the request's headers (an API key, say) to
+        // wherever it points; a 3xx is answered like any other status.
+        .max_redirects(0)
         .tls_config(tls.build())
         .user_agent(concat!("followup/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -121,7 +124,7 @@ fn new_agent(ca_file: Option<&Path>) -> anyhow::Result<Agent> {
 }
 
 /// One HTTP request.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Outgoing {
     pub method: String,
     pub url: String,
@@ -133,6 +136,19 @@ pub struct Outgoing {
     pub max_response: u64,
     /// An extra trusted CA (PEM) on top of the default roots.
     pub ca_file: Option<PathBuf>,
+}
+
+/// The URL and header values may hold secrets: `{:?}` shows neither.
+impl fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("Outgoing")
+            .field("method", &self.method)
+            .field("headers", &names)
+            .field("body_bytes", &self.body.as_ref().map(Vec::len))
+            .field("max_response", &self.max_response)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Outgoing {
@@ -369,7 +385,7 @@ fn run<S: ureq::AsSendBody>(
         // End to end, the body included.
         .timeout_global(Some(limits.total.time))
         .build();
-    agent.run(request).map_err(|e| from_ureq(e, limits))
+    agent.run(request).map_err(|e| from_ureq(&e, limits))
 }
 
 /// Reads at most `limit` bytes; one more is an error, whatever
@@ -385,20 +401,22 @@ fn read_bounded(
         .as_reader()
         .take(limit.saturating_add(1))
         .read_to_end(&mut body)
-        .map_err(|e| from_io(e, limits))?;
+        .map_err(|e| from_io(&e, limits))?;
     if body.len() as u64 > limit {
         return Err(SendError::TooLarge { limit });
     }
     Ok(body)
 }
 
-fn from_io(e: std::io::Error, limits: Limits) -> SendError {
+/// An I/O error while sending or reading: ureq wraps its own errors in
+/// them when the body is read.
+fn from_io(e: &std::io::Error, limits: Limits) -> SendError {
     use std::io::ErrorKind;
     if let Some(inner) = e
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<ureq::Error>())
     {
-        return from_ureq_ref(inner, limits);
+        return from_ureq(inner, limits);
     }
     match e.kind() {
         ErrorKind::TimedOut | ErrorKind::WouldBlock => SendError::Timeout {
@@ -410,18 +428,14 @@ fn from_io(e: std::io::Error, limits: Limits) -> SendError {
         | ErrorKind::AddrNotAvailable
         | ErrorKind::NetworkUnreachable
         | ErrorKind::HostUnreachable => SendError::Connect(e.to_string()),
+        // rustls reports a refused certificate (and any TLS failure) through
+        // the stream as invalid data; nothing else on the wire does.
+        ErrorKind::InvalidData => SendError::Tls(e.to_string()),
         _ => SendError::Transport(e.to_string()),
     }
 }
 
-fn from_ureq(e: ureq::Error, limits: Limits) -> SendError {
-    match e {
-        ureq::Error::Io(io) => from_io(io, limits),
-        other => from_ureq_ref(&other, limits),
-    }
-}
-
-fn from_ureq_ref(e: &ureq::Error, limits: Limits) -> SendError {
+fn from_ureq(e: &ureq::Error, limits: Limits) -> SendError {
     use ureq::Error as E;
     match e {
         E::Timeout(which) => {
@@ -440,14 +454,7 @@ fn from_ureq_ref(e: &ureq::Error, limits: Limits) -> SendError {
         E::HostNotFound => SendError::Connect("host not found".into()),
         E::ConnectionFailed => SendError::Connect("connection failed".into()),
         E::ConnectProxyFailed(why) => SendError::Connect(format!("proxy: {why}")),
-        E::Io(io) => match io.kind() {
-            std::io::ErrorKind::TimedOut => SendError::Timeout {
-                after: limits.total.time,
-                connecting: false,
-                by_deadline: limits.total.by_deadline,
-            },
-            _ => SendError::Transport(io.to_string()),
-        },
+        E::Io(io) => from_io(io, limits),
         E::BodyExceedsLimit(limit) => SendError::TooLarge { limit: *limit },
         E::Tls(why) => SendError::Tls((*why).to_owned()),
         E::Pem(why) => SendError::Tls(format!("{why:?}")),
@@ -640,6 +647,24 @@ mod tests {
             assert!(err.to_string().contains(says), "{err}");
             assert!(!err.is_transient());
         }
+    }
+
+    #[test]
+    fn tls_is_verified_and_ca_file_adds_a_trusted_ca() {
+        use crate::integration::test_tls::{TlsServer, ca_file};
+        let server = TlsServer::start();
+        let mut http = Http::new(None);
+        // The test CA is in no default root store: verification refuses it.
+        let err = send(&mut http, &Outgoing::new("GET", server.url("/"))).unwrap_err();
+        assert!(matches!(err, SendError::Tls(_)), "{err:?}");
+        assert!(!err.is_transient());
+        assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+
+        let mut request = Outgoing::new("GET", server.url("/"));
+        request.ca_file = Some(ca_file());
+        let response = send(&mut http, &request).unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(response.body, br#"{"ok":true}"#);
     }
 
     #[test]

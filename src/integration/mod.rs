@@ -22,6 +22,9 @@ mod url;
 #[cfg(test)]
 #[path = "../../tests/integration/support/server.rs"]
 mod test_server;
+#[cfg(test)]
+#[path = "../../tests/integration/support/tls.rs"]
+mod test_tls;
 
 use serde_json::Value;
 

@@ -257,6 +257,24 @@ fn a_non_2xx_fails_with_the_status_and_an_excerpt_of_the_body() {
 }
 
 #[test]
+fn a_redirect_is_not_followed() {
+    let server = Server::start(|req| match req.path.as_str() {
+        "/old" => Reply::status(301).header("Location", "/new"),
+        _ => Reply::json(200, json!({})),
+    });
+    let global = global(&server);
+    let mut req = request("@{global.base}/old");
+    req.headers = vec![("X-Api-Key".into(), t("@{global.password}"))];
+    let err = pages(&integration(req, None, 1), &global, "$").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "integration `requests` (GET @{global.base}/old): HTTP 301 Moved Permanently \
+         (followup follows no redirect: use the URL it points to)"
+    );
+    assert_eq!(server.requests().len(), 1);
+}
+
+#[test]
 fn a_5xx_or_429_is_transient() {
     let server = Server::start(|req| match req.path.as_str() {
         "/busy" => Reply::text(503, "try later").header("Retry-After", "1"),
@@ -904,6 +922,39 @@ fn an_oauth2_token_is_fetched_once_per_pass() {
             .filter(|r| r.path == "/oauth2/token")
             .count(),
         2
+    );
+}
+
+#[test]
+fn a_token_about_to_expire_is_fetched_again() {
+    let issued = Arc::new(AtomicUsize::new(0));
+    let server = Server::start(move |req| match req.path.as_str() {
+        "/oauth2/token" => {
+            let n = issued.fetch_add(1, Ordering::SeqCst) + 1;
+            // Shorter than the safety margin: stale as soon as it is cached.
+            Reply::json(
+                200,
+                json!({"access_token": format!("tok-{n}"), "expires_in": 5}),
+            )
+        }
+        _ => Reply::json(200, json!({"records": []})),
+    });
+    let global = global(&server);
+    let mut req = request("@{global.base}/api");
+    req.auth = Some(oauth(ClientAuth::Basic));
+    let it = integration(req, None, 1);
+    let mut http = Http::new(None);
+    pages_with(&mut http, &it, &global, "$.records").unwrap();
+    pages_with(&mut http, &it, &global, "$.records").unwrap();
+    let api: Vec<Option<String>> = server
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api")
+        .map(|r| r.header("authorization").map(str::to_owned))
+        .collect();
+    assert_eq!(
+        api,
+        [Some("Bearer tok-1".into()), Some("Bearer tok-2".into())]
     );
 }
 
