@@ -335,7 +335,7 @@ fn look_up(
         env: true,
         ..Scopes::default()
     };
-    let response = match integration::fetch_source(http, &lookup.source, &scopes) {
+    let response = match integration::fetch_source(http, "lookup", &lookup.source, &scopes) {
         Ok(response) => response,
         Err(e) => {
             out.unresolved.push(Unresolved {

@@ -1,49 +1,158 @@
-//! TEMPORARY shim until the integration branch lands: file sources only.
+//! Running integrations: one call to an external system, a `request`
+//! (HTTP/HTTPS, with auth and pagination), a local `file` or a `command`,
+//! whose answer is JSON.
+//!
+//! The pass calls [`fetch`] for an extraction's integrations (page by page)
+//! and [`fetch_source`] for lookups and actions; channels use [`send`]
+//! directly. All of them share one [`Http`] per pass. What may fail comes
+//! back as an [`IntegrationError`] that names the integration and the page
+//! and never holds a secret.
+
+mod auth;
+mod command;
+mod error;
+mod file;
+mod http;
+mod paginate;
+mod request;
+#[cfg(test)]
+mod tests;
+mod url;
+
+#[cfg(test)]
+#[path = "../../tests/integration/support/server.rs"]
+mod test_server;
+#[cfg(test)]
+#[path = "../../tests/integration/support/tls.rs"]
+mod test_tls;
+
 use serde_json::Value;
 
-use crate::definition::followup::{Integration, Source};
+pub use error::{Failure, IntegrationError};
+// `send` and its types are for the HTTP channels, which come later.
+#[allow(unused_imports)]
+pub use http::{Http, Incoming, Outgoing, SendError, parse_retry_after, send};
+
+use crate::definition::followup::{Integration, Paginate, Request, Source};
 use crate::template::Scopes;
+use paginate::Next;
+use request::Prepared;
 
-pub struct Http;
-
-impl Http {
-    pub fn new(_deadline: Option<std::time::Instant>) -> Http {
-        Http
-    }
-}
-
-#[derive(Debug)]
-pub struct IntegrationError(pub String);
-
-impl std::fmt::Display for IntegrationError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
+/// Runs one integration and hands each page's JSON to `on_page(index,
+/// json)`, in order, from index 0. `file` and `command` have one page.
+///
+/// `on_page` returns how many items the page holds: the length of the loop
+/// element's array *before* any filter, so that `offset` pagination stops on
+/// a page that is really empty, not on one whose items a filter dropped.
+/// An error from `on_page` stops the integration and is reported with its
+/// page.
 pub fn fetch(
     http: &mut Http,
     integration: &Integration,
     scopes: &Scopes,
     on_page: &mut dyn FnMut(usize, Value) -> anyhow::Result<usize>,
 ) -> Result<(), IntegrationError> {
-    let page = fetch_source(http, &integration.source, scopes)?;
-    on_page(0, page).map_err(|e| IntegrationError(format!("{e:#}")))?;
-    Ok(())
+    let error = |page: Option<usize>, failure| IntegrationError {
+        integration: integration.id.clone(),
+        what: describe(&integration.source),
+        page,
+        failure,
+    };
+    match &integration.source {
+        Source::Request(request) => fetch_pages(
+            http,
+            request,
+            integration.paginate.as_ref(),
+            scopes,
+            on_page,
+        )
+        .map_err(|(page, failure)| error(page, failure)),
+        other => {
+            let json = fetch_one(http, other, scopes).map_err(|f| error(None, f))?;
+            on_page(0, json).map_err(|e| error(None, Failure::Page(e)))?;
+            Ok(())
+        }
+    }
 }
 
+/// Runs a source with no pagination (a lookup, an action) and returns its
+/// JSON; an empty 2xx body (a 204) is `null`. `id` names it in errors (an
+/// action's integration id, `lookup`).
 pub fn fetch_source(
-    _http: &mut Http,
+    http: &mut Http,
+    id: &str,
     source: &Source,
-    _scopes: &Scopes,
+    scopes: &Scopes,
 ) -> Result<Value, IntegrationError> {
+    fetch_one(http, source, scopes).map_err(|failure| IntegrationError {
+        integration: id.to_owned(),
+        what: describe(source),
+        page: None,
+        failure,
+    })
+}
+
+fn fetch_one(http: &mut Http, source: &Source, scopes: &Scopes) -> Result<Value, Failure> {
     match source {
-        Source::File(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| IntegrationError(format!("{}: {e}", path.display())))?;
-            serde_json::from_str(&text)
-                .map_err(|e| IntegrationError(format!("{}: {e}", path.display())))
+        Source::Request(request) => {
+            let mut prepared = Prepared::render(request, scopes)?;
+            let (url, body) = (prepared.url.clone(), prepared.body.clone());
+            Ok(prepared.send(http, &url, body.as_ref())?.json)
         }
-        _ => Err(IntegrationError("not yet".into())),
+        Source::File(path) => file::read(path),
+        Source::Command { argv, timeout, dir } => command::run(http, argv, *timeout, dir, scopes),
+    }
+}
+
+/// The page loop; a failure comes with the page (1-based) it concerns,
+/// when the request is paginated.
+fn fetch_pages(
+    http: &mut Http,
+    request: &Request,
+    paginate: Option<&Paginate>,
+    scopes: &Scopes,
+    on_page: &mut dyn FnMut(usize, Value) -> anyhow::Result<usize>,
+) -> Result<(), (Option<usize>, Failure)> {
+    let page_number = |index: usize| paginate.map(|_| index + 1);
+    let mut prepared = Prepared::render(request, scopes).map_err(|f| (None, f))?;
+    let (base_url, base_body) = (prepared.url.clone(), prepared.body.clone());
+    let mut target = paginate::first(paginate, &base_url, base_body.as_ref());
+    let mut index = 0;
+    loop {
+        let at = |failure| (page_number(index), failure);
+        let page = prepared
+            .send(http, &target.url, target.body.as_ref())
+            .map_err(at)?;
+        let next = match paginate {
+            Some(p) => paginate::next(p, index, &page, &base_url, base_body.as_ref(), &target)
+                .map_err(at)?,
+            None => Next::Done,
+        };
+        let items = on_page(index, page.json).map_err(|e| at(Failure::Page(e)))?;
+        let next = match next {
+            Next::Done => return Ok(()),
+            Next::UnlessEmpty(_) if items == 0 => return Ok(()),
+            Next::UnlessEmpty(next) | Next::Page(next) => next,
+        };
+        let max_pages = paginate.map_or(1, |p| p.max_pages);
+        if index + 1 >= max_pages as usize {
+            return Err((page_number(index + 1), Failure::MaxPages { max_pages }));
+        }
+        target = next;
+        index += 1;
+    }
+}
+
+/// What ran, as written, for messages: never a rendered value.
+fn describe(source: &Source) -> String {
+    match source {
+        Source::Request(request) => {
+            format!("{} {}", request.method.as_str(), request.url.source())
+        }
+        Source::File(path) => format!("file {}", path.display()),
+        Source::Command { argv, .. } => {
+            let argv: Vec<&str> = argv.iter().map(|t| t.source()).collect();
+            format!("command {}", argv.join(" "))
+        }
     }
 }
