@@ -8,12 +8,16 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod atomic;
+mod bundle;
 mod cli;
 mod clock;
 mod commands;
 mod definition;
 mod diagnostic;
+mod draft;
 mod exit;
+mod naming;
 mod path;
 mod template;
 mod tenant;

@@ -5,7 +5,12 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
+mod copy;
+mod create;
+mod export;
+mod import;
 mod list;
+mod publish;
 mod schema;
 mod show;
 mod table;
@@ -18,5 +23,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::List(args) => list::run(&paths.with(&args.tenant), &args),
         Command::Show(args) => show::run(&paths.with(&args.tenant), &args),
         Command::Schema(args) => schema::run(&args),
+        Command::Create(args) => create::run(&paths.with(&args.tenant), &args),
+        Command::Copy(args) => copy::run(&paths.with(&args.tenant), &args),
+        Command::Export(args) => export::run(&paths.with(&args.tenant), &args),
+        Command::Import(args) => import::run(&paths.with(&args.tenant), &args),
     }
 }
