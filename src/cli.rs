@@ -174,9 +174,10 @@ pub struct CreateArgs {
     /// Its id and file name [default: from the name: `Pending approvals` → pending-approvals]
     #[arg(long, help_heading = "Name and status")]
     pub id: Option<String>,
-    /// [default: active]
+    /// Whether it is polled [default: active]
     #[arg(long, value_enum, help_heading = "Name and status")]
     pub status: Option<StatusFilter>,
+    /// What it is for, in a line [default: the template's]
     #[arg(long, help_heading = "Name and status")]
     pub description: Option<String>,
     /// Start from the template of a use case (the source's URL and the channel are still needed)
