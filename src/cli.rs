@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::bundle::import::OnConflict;
 use crate::clock::NowArg;
-
 use crate::diagnostic;
+use crate::draft::UseCase;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -96,6 +97,22 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Forget a follow-up's state
     Reset(ResetArgs),
+    /// Write a new follow-up: from a use case's template, flags, or questions
+    Create(Box<CreateArgs>),
+    /// Write a new follow-up from an existing one: new id and name, same settings
+    Copy(CopyArgs),
+    /// Write follow-ups and the channels they use to a zip bundle
+    Export(ExportArgs),
+    /// Check a bundle against this tenant and write all its follow-ups, or none
+    ///
+    /// Checked before anything is written: the manifest's format and version,
+    /// every sha256, and every definition with `validate`'s rules against this
+    /// tenant. A bundle is refused, with nothing written, when it is larger
+    /// than 16 MiB, holds more than 1000 entries, an entry over 1 MiB or more
+    /// than 16 MiB in all once decompressed (counted while reading), entry
+    /// names with `..` or an absolute path, symbolic links, duplicate or
+    /// unexpected entries, or a secret written literally.
+    Import(ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -234,4 +251,118 @@ pub struct SchemaArgs {
     /// The schema of tenant.yaml instead of a definition's
     #[arg(long)]
     pub tenant: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub tenant: TenantArg,
+    /// The follow-up's name (unique, whatever the case)
+    #[arg(long, help_heading = "Name and status")]
+    pub name: Option<String>,
+    /// Its id and file name [default: from the name: `Pending approvals` → pending-approvals]
+    #[arg(long, help_heading = "Name and status")]
+    pub id: Option<String>,
+    /// Whether it is polled [default: active]
+    #[arg(long, value_enum, help_heading = "Name and status")]
+    pub status: Option<StatusFilter>,
+    /// What it is for, in a line [default: the template's]
+    #[arg(long, help_heading = "Name and status")]
+    pub description: Option<String>,
+    /// Start from the template of a use case (the source's URL and the channel are still needed)
+    #[arg(long, value_enum, value_name = "TEMPLATE")]
+    pub template: Option<UseCase>,
+    /// How often the source is read: 10m .. 5d [default: 30m, or the template's]
+    #[arg(long, value_name = "DURATION", help_heading = "Polling")]
+    pub poll_every: Option<String>,
+    /// The source: an HTTP(S) request to this URL
+    #[arg(long, conflicts_with = "file", help_heading = "Data extraction")]
+    pub url: Option<String>,
+    /// The source: a local JSON file (relative to the definitions directory)
+    #[arg(long, value_name = "PATH", help_heading = "Data extraction")]
+    pub file: Option<String>,
+    /// JSONPath to the records in the response (`$.result[*]`)
+    #[arg(
+        long = "loop",
+        value_name = "JSONPATH",
+        help_heading = "Data extraction"
+    )]
+    pub loop_: Option<String>,
+    /// JSONPath to a record's identity across polls (`$.sys_id`)
+    #[arg(long, value_name = "JSONPATH", help_heading = "Data extraction")]
+    pub reconciliation_id: Option<String>,
+    /// Whom to tell: a JSONPath over the record, or a user id or e-mail
+    #[arg(long, value_name = "FIELD", help_heading = "Recipients")]
+    pub user: Option<String>,
+    /// Whom to tell: a tenant group id, or a JSONPath giving one
+    #[arg(long, value_name = "FIELD", help_heading = "Recipients")]
+    pub group: Option<String>,
+    /// A channel of tenant.yaml, or last_used
+    #[arg(long, help_heading = "Message")]
+    pub channel: Option<String>,
+    /// The channel for users without one (needed with last_used)
+    #[arg(long, value_name = "CHANNEL", help_heading = "Message")]
+    pub fallback_channel: Option<String>,
+    /// What to say; @{followup.data.FIELD} inserts a value of the record
+    #[arg(long, help_heading = "Message")]
+    pub text: Option<String>,
+    /// How often a record is followed up: 10m .. 5d [default: 1d, or the template's]
+    #[arg(long, value_name = "DURATION", help_heading = "Schedule")]
+    pub notify_every: Option<String>,
+    /// How many times in all, the first included: 1 .. 10 [default: 3, or the template's]
+    #[arg(long, help_heading = "Schedule")]
+    pub attempts: Option<u32>,
+    /// Print the definition instead of writing it
+    #[arg(long)]
+    pub stdout: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CopyArgs {
+    #[command(flatten)]
+    pub tenant: TenantArg,
+    /// The follow-up to copy, by id or name
+    pub source: String,
+    /// The copy's name (required: names are unique, so a name is never copied)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// The copy's id and file name [default: from the name]
+    #[arg(long)]
+    pub id: Option<String>,
+    /// Print the copy instead of writing it
+    #[arg(long)]
+    pub stdout: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub tenant: TenantArg,
+    /// Follow-ups to export, by id or name
+    #[arg(value_name = "ID|NAME", required_unless_present = "all")]
+    pub ids: Vec<String>,
+    /// Export every follow-up of the directory
+    #[arg(long, conflicts_with = "ids")]
+    pub all: bool,
+    /// The zip to write (replaced if it exists), or - for stdout
+    #[arg(short, long, value_name = "FILE.zip")]
+    pub output: PathBuf,
+    // The export time of the manifest: --now, else SOURCE_DATE_EPOCH, else the clock.
+    #[command(flatten)]
+    pub now: NowArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    #[command(flatten)]
+    pub tenant: TenantArg,
+    /// The bundle, or - for stdin
+    #[arg(value_name = "FILE.zip")]
+    pub bundle: PathBuf,
+    /// What to do with a follow-up whose id or name the directory already has
+    #[arg(long, value_enum, default_value = "fail")]
+    pub on_conflict: OnConflict,
+    /// Check everything and say what would happen; write nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }

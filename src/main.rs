@@ -8,15 +8,19 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod atomic;
+mod bundle;
 mod channel;
 mod cli;
 mod clock;
 mod commands;
 mod definition;
 mod diagnostic;
+mod draft;
 mod exit;
 mod integration;
 mod message;
+mod naming;
 mod pass;
 mod path;
 mod recipients;

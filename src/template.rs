@@ -105,6 +105,13 @@ enum Part {
     Insert(Insert),
 }
 
+/// One piece of a template, as [`Template::pieces`] gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece<'a> {
+    Literal(&'a str),
+    Insert(&'a Insert),
+}
+
 /// A parsed template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
@@ -244,6 +251,14 @@ impl Template {
         self.parts.iter().filter_map(|p| match p {
             Part::Insert(i) => Some(i),
             Part::Literal(_) => None,
+        })
+    }
+
+    /// The template piece by piece: literal text and inserts, in order.
+    pub fn pieces(&self) -> impl Iterator<Item = Piece<'_>> {
+        self.parts.iter().map(|p| match p {
+            Part::Literal(text) => Piece::Literal(text),
+            Part::Insert(insert) => Piece::Insert(insert),
         })
     }
 

@@ -5,9 +5,14 @@ use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
 
+mod copy;
+mod create;
 mod explain;
+mod export;
 mod history;
+mod import;
 mod list;
+mod publish;
 mod reset;
 mod run_once;
 mod schema;
@@ -28,5 +33,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(args) => status::run(&paths.with(&args.tenant), &args),
         Command::Explain(args) => explain::run(&paths.with(&args.tenant), &args),
         Command::Reset(args) => reset::run(&paths, &args),
+        Command::Create(args) => create::run(&paths.with(&args.tenant), &args),
+        Command::Copy(args) => copy::run(&paths.with(&args.tenant), &args),
+        Command::Export(args) => export::run(&paths.with(&args.tenant), &args),
+        Command::Import(args) => import::run(&paths.with(&args.tenant), &args),
     }
 }

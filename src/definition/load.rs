@@ -57,6 +57,9 @@ pub struct Catalog {
     pub tenant_ok: bool,
     pub entries: Vec<Entry>,
     pub diagnostics: Vec<Diagnostic>,
+    /// `global.*` names read without a fallback that neither tenant.yaml
+    /// nor any action gives, with the file that reads each.
+    pub unknown_globals: Vec<(PathBuf, String)>,
 }
 
 impl Catalog {
@@ -72,6 +75,31 @@ impl Catalog {
         tenant_file: &Path,
         files: &[PathBuf],
     ) -> anyhow::Result<Catalog> {
+        Catalog::load_sources(dir, tenant_file, files, &[])
+    }
+
+    /// Loads `dir` as it would be with `overlay` written into it: each
+    /// `(path, text)` stands for that file, whether or not it exists yet.
+    /// Commands that write definitions (create, copy, import) check what
+    /// they would write with every rule `validate` applies, before writing.
+    pub fn load_overlay(
+        dir: &Path,
+        tenant_file: &Path,
+        overlay: &[(PathBuf, String)],
+    ) -> anyhow::Result<Catalog> {
+        let mut files: BTreeSet<PathBuf> =
+            definition_files(dir, tenant_file)?.into_iter().collect();
+        files.extend(overlay.iter().map(|(path, _)| path.clone()));
+        let files: Vec<PathBuf> = files.into_iter().collect();
+        Catalog::load_sources(dir, tenant_file, &files, overlay)
+    }
+
+    fn load_sources(
+        dir: &Path,
+        tenant_file: &Path,
+        files: &[PathBuf],
+        overlay: &[(PathBuf, String)],
+    ) -> anyhow::Result<Catalog> {
         let mut diagnostics = Vec::new();
         let (tenant, tenant_ok) = load_tenant(tenant_file, &mut diagnostics);
         let mut entries = Vec::with_capacity(files.len());
@@ -85,7 +113,11 @@ impl Catalog {
                 followup: None,
                 node: None,
             };
-            if let Some((raw, node)) = read_yaml::<Definition>(file, &mut c.diagnostics) {
+            let parsed = match overlay.iter().find(|(path, _)| path == file) {
+                Some((_, text)) => parse_yaml::<Definition>(file, text, &mut c.diagnostics),
+                None => read_yaml::<Definition>(file, &mut c.diagnostics),
+            };
+            if let Some((raw, node)) = parsed {
                 let (followup, set) = rules::check(&raw, &node, &tenant, &mut c);
                 entry.followup = followup;
                 entry.raw = Some(raw);
@@ -102,6 +134,7 @@ impl Catalog {
             tenant_ok,
             entries,
             diagnostics,
+            unknown_globals: Vec::new(),
         };
         catalog.check_across(&globals_read, &globals_set);
         diagnostic::sort(&mut catalog.diagnostics);
@@ -161,6 +194,8 @@ impl Catalog {
             {
                 continue;
             }
+            self.unknown_globals
+                .push((file.clone(), global.name.clone()));
             self.diagnostics.push(Diagnostic::error(
                 file,
                 global.mark,
@@ -202,7 +237,8 @@ impl Catalog {
 /// The definition files of a directory: `*.yaml` and `*.yml` but the
 /// tenant, in name order.
 pub fn definition_files(dir: &Path, tenant_file: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let read = fs::read_dir(dir).with_context(|| format!("cannot read the definitions directory {}", dir.display()))?;
+    let read = fs::read_dir(dir)
+        .with_context(|| format!("cannot read the definitions directory {}", dir.display()))?;
     // A tenant file inside the directory under another name is not a
     // definition either; paths are compared only when the names match.
     let tenant_name = tenant_file.file_name();
@@ -211,9 +247,17 @@ pub fn definition_files(dir: &Path, tenant_file: &Path) -> anyhow::Result<Vec<Pa
     for entry in read {
         let entry = entry?;
         let path = entry.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         let is_yaml = (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.starts_with('.');
-        if !is_yaml || name == TENANT_FILE || !entry.file_type().is_ok_and(|t| t.is_file() || t.is_symlink()) {
+        if !is_yaml
+            || name == TENANT_FILE
+            || !entry
+                .file_type()
+                .is_ok_and(|t| t.is_file() || t.is_symlink())
+        {
             continue;
         }
         if Some(path.file_name().unwrap_or_default()) == tenant_name {
@@ -245,7 +289,6 @@ pub fn read_yaml<T: DeserializeOwned>(
     file: &Path,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Option<(T, Node)> {
-    let start = Mark { line: 1, column: 1 };
     let text = match read_text(file) {
         Ok(text) => text,
         Err((mark, message)) => {
@@ -253,7 +296,19 @@ pub fn read_yaml<T: DeserializeOwned>(
             return None;
         }
     };
-    let node = match yaml::parse(&text) {
+    parse_yaml(file, &text, diagnostics)
+}
+
+/// Parses and deserializes the text of one YAML document that stands for
+/// `file` (read from it, or about to be written to it), reporting any
+/// problem at its place.
+pub fn parse_yaml<T: DeserializeOwned>(
+    file: &Path,
+    text: &str,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<(T, Node)> {
+    let start = Mark { line: 1, column: 1 };
+    let node = match yaml::parse(text) {
         Ok(node) => node,
         Err(e) => {
             diagnostics.push(Diagnostic::error(file, e.mark, "yaml", e.message));

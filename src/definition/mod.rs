@@ -1,11 +1,12 @@
 //! Follow-up definitions: the format as written (`model`), the one YAML
 //! module (`yaml`), the rules that check it (`rules`, with the shared tools
-//! in `check`), the checked result (`followup`) and the loading of a
-//! directory (`load`).
+//! in `check`), the checked result (`followup`), the loading of a
+//! directory (`load`) and a text's new id and name (`rename`).
 
 pub mod check;
 pub mod followup;
 pub mod load;
 pub mod model;
+pub mod rename;
 pub mod rules;
 pub mod yaml;

@@ -194,6 +194,187 @@ pub fn mark_of_offset(text: &str, offset: usize) -> Mark {
     Mark { line, column }
 }
 
+/// The byte offset of a mark in `text`: the inverse of [`mark_of_offset`].
+pub fn offset_of_mark(text: &str, mark: Mark) -> usize {
+    let line_start = if mark.line <= 1 {
+        0
+    } else {
+        text.match_indices('\n')
+            .nth(mark.line - 2)
+            .map_or(text.len(), |(i, _)| i + 1)
+    };
+    let line = &text[line_start..];
+    line_start
+        + line
+            .char_indices()
+            .nth(mark.column.saturating_sub(1))
+            .map_or(line.len(), |(i, _)| i)
+}
+
+/// A string written as a YAML scalar that reads back as the same string:
+/// plain where that is safe, else double-quoted (a JSON string is a valid
+/// YAML double-quoted scalar).
+pub fn scalar(text: &str) -> String {
+    if is_plain_safe(text) {
+        text.to_owned()
+    } else {
+        double_quoted(text)
+    }
+}
+
+/// A string written as a double-quoted YAML scalar, whatever it holds.
+pub fn double_quoted(text: &str) -> String {
+    serde_json::to_string(text).expect("a string serializes")
+}
+
+/// Whether `text` may stand unquoted, in block and flow context alike.
+fn is_plain_safe(text: &str) -> bool {
+    let Some(first) = text.chars().next() else {
+        return false;
+    };
+    !first.is_whitespace()
+        && !"-?:,[]{}#&*!|>'\"%@`".contains(first)
+        && !text.ends_with(char::is_whitespace)
+        && !text.ends_with(':')
+        && !text.contains(": ")
+        && !text.contains(" #")
+        && text
+            .chars()
+            .all(|c| !c.is_control() && !",[]{}".contains(c))
+        && matches!(
+            resolve_scalar(text.to_owned(), TScalarStyle::Plain, None),
+            Value::Str { .. }
+        )
+}
+
+/// How a one-line scalar is written in the source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Style {
+    Plain,
+    SingleQuoted,
+    DoubleQuoted,
+}
+
+/// Replaces the values of top-level keys with strings and keeps every other
+/// byte of `text` (comments, layout, quoting style). Each value must be a
+/// scalar written on one line. The result is parsed again and must hold
+/// exactly the same tree but for the replaced values; anything else is an
+/// error, never a silently changed document.
+pub fn replace_top_level(text: &str, edits: &[(&str, &str)]) -> Result<String, YamlError> {
+    let root = parse(text)?;
+    let mut spans = Vec::with_capacity(edits.len());
+    for (key, new) in edits {
+        let entry = root.entry(key).ok_or_else(|| {
+            YamlError::new(root.mark, format!("no `{key}` at the top of the file"))
+        })?;
+        let start = offset_of_mark(text, entry.value.mark);
+        let (end, style) = scalar_span(text, start, &entry.value).ok_or_else(|| {
+            YamlError::new(
+                entry.value.mark,
+                format!("`{key}` must be a value written on one line (no anchor, tag or block) to be rewritten"),
+            )
+        })?;
+        let written = match style {
+            Style::Plain => scalar(new),
+            Style::DoubleQuoted => double_quoted(new),
+            Style::SingleQuoted if new.chars().all(|c| !c.is_control()) => {
+                format!("'{}'", new.replace('\'', "''"))
+            }
+            Style::SingleQuoted => double_quoted(new),
+        };
+        spans.push((start, end, written));
+    }
+    spans.sort_by_key(|(start, _, _)| std::cmp::Reverse(*start));
+    let mut out = text.to_owned();
+    for (start, end, written) in spans {
+        out.replace_range(start..end, &written);
+    }
+    let after = parse(&out)?;
+    let same = match (&root.value, &after.value) {
+        (Value::Map(before), Value::Map(now)) => {
+            before.len() == now.len()
+                && before.iter().zip(now).all(|(b, n)| {
+                    b.key == n.key
+                        && match edits.iter().find(|(k, _)| *k == b.key) {
+                            Some((_, new)) => n.value.as_str() == Some(new),
+                            None => same_tree(&b.value, &n.value),
+                        }
+                })
+        }
+        _ => false,
+    };
+    if !same {
+        return Err(YamlError::new(
+            root.mark,
+            "the values could not be replaced without changing the rest of the file",
+        ));
+    }
+    Ok(out)
+}
+
+/// Where the scalar starting at `start` ends, and how it is written; `None`
+/// for what is not a one-line scalar.
+fn scalar_span(text: &str, start: usize, node: &Node) -> Option<(usize, Style)> {
+    let rest = &text[start..];
+    let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
+    match line.chars().next()? {
+        '"' => {
+            let mut escaped = false;
+            for (i, c) in line.char_indices().skip(1) {
+                match c {
+                    _ if escaped => escaped = false,
+                    '\\' => escaped = true,
+                    '"' => return Some((start + i + 1, Style::DoubleQuoted)),
+                    _ => {}
+                }
+            }
+            None
+        }
+        '\'' => {
+            let mut chars = line.char_indices().skip(1).peekable();
+            while let Some((i, c)) = chars.next() {
+                if c == '\'' {
+                    if chars.peek().is_some_and(|(_, n)| *n == '\'') {
+                        chars.next();
+                    } else {
+                        return Some((start + i + 1, Style::SingleQuoted));
+                    }
+                }
+            }
+            None
+        }
+        '|' | '>' | '&' | '!' | '*' | '[' | '{' => None,
+        _ => {
+            let value = line
+                .find(" #")
+                .or_else(|| line.find("\t#"))
+                .map_or(line, |i| &line[..i])
+                .trim_end();
+            // A plain scalar continued on the next lines reads as more
+            // than this line holds: refuse it rather than cut it.
+            (node.scalar_text().as_deref() == Some(value))
+                .then_some((start + value.len(), Style::Plain))
+        }
+    }
+}
+
+/// Whether two trees hold the same values, wherever they stand.
+fn same_tree(a: &Node, b: &Node) -> bool {
+    match (&a.value, &b.value) {
+        (Value::Seq(x), Value::Seq(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_tree(a, b))
+        }
+        (Value::Map(x), Value::Map(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|(a, b)| a.key == b.key && same_tree(&a.value, &b.value))
+        }
+        (Value::Float(x), Value::Float(y)) => x == y || (x.is_nan() && y.is_nan()),
+        (x, y) => x == y,
+    }
+}
+
 /// Turns the parser's events into a tree, with explicit stacks (never
 /// recursion) so that deep input cannot overflow the stack.
 #[derive(Default)]
@@ -960,6 +1141,85 @@ mod tests {
             (2, "duplicate key `a` (first at line 1, column 1)")
         );
         assert_eq!(parse("").unwrap().value, Value::Null);
+    }
+
+    #[test]
+    fn offsets_of_marks() {
+        let text = "a: 1\nname: Ça va\n";
+        let node = parse(text).unwrap();
+        let at = offset_of_mark(text, node.get("name").unwrap().mark);
+        assert_eq!(&text[at..], "Ça va\n");
+        assert_eq!(offset_of_mark(text, mark_of_offset(text, 13)), 13);
+    }
+
+    #[test]
+    fn scalars_read_back_as_the_same_string() {
+        for s in [
+            "Pending approval",
+            "X (2)",
+            "true",
+            "123",
+            "1e3",
+            "a: b",
+            "- x",
+            "# x",
+            "it's",
+            "say \"hi\"",
+            "",
+            " padded ",
+            "line\nbreak",
+            "null",
+            "@{env.X}",
+            "a, b",
+        ] {
+            let doc = format!("k: {}\n", scalar(s));
+            let node = parse(&doc).unwrap();
+            assert_eq!(
+                node.get("k").unwrap().value,
+                Value::Str {
+                    text: s.into(),
+                    plain: scalar(s) == s
+                },
+                "{doc}"
+            );
+        }
+        assert_eq!(scalar("Pending approval"), "Pending approval");
+        assert_eq!(scalar("yes: no"), "\"yes: no\"");
+    }
+
+    #[test]
+    fn top_level_values_are_replaced_in_place() {
+        let text = "# head\nid: a   # the id\nname: \"Old \\\"one\\\"\"\nlist: [1, 2]\n";
+        let out = replace_top_level(text, &[("id", "b-2"), ("name", "New (2)")]).unwrap();
+        assert_eq!(
+            out,
+            "# head\nid: b-2   # the id\nname: \"New (2)\"\nlist: [1, 2]\n"
+        );
+        let single = replace_top_level("name: 'It''s' # c\n", &[("name", "It's 2")]).unwrap();
+        assert_eq!(single, "name: 'It''s 2' # c\n");
+        // A value that would read as a number is quoted.
+        assert_eq!(
+            replace_top_level("id: a\n", &[("id", "10")]).unwrap(),
+            "id: \"10\"\n"
+        );
+    }
+
+    #[test]
+    fn values_that_are_not_one_line_scalars_are_refused() {
+        for text in [
+            "name: >\n  folded\n",
+            "name: &n x\nalso: *n\n",
+            "name: [x]\n",
+            "name: multi\n  line\n",
+            "other: x\n",
+        ] {
+            assert!(replace_top_level(text, &[("name", "y")]).is_err(), "{text}");
+        }
+        // An anchored value keeps its anchor while nothing else reads it.
+        assert_eq!(
+            replace_top_level("name: &n x\n", &[("name", "y")]).unwrap(),
+            "name: &n y\n"
+        );
     }
 
     #[test]

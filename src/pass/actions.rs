@@ -49,7 +49,12 @@ pub fn run(
                 Ok(format!("would call integration `{}`", integration.id))
             }
             Action::Integration(integration) => {
-                match integration::fetch_source(&mut pass.http, &integration.id, &integration.source, &scopes) {
+                match integration::fetch_source(
+                    &mut pass.http,
+                    &integration.id,
+                    &integration.source,
+                    &scopes,
+                ) {
                     Ok(response) => {
                         for (name, path) in &integration.attributes {
                             if let Some(v) = path.first(&response) {

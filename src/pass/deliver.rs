@@ -110,7 +110,10 @@ struct DryRunLine<'a> {
 
 impl Channel for DryRun {
     fn deliver(&mut self, outgoing: &Outgoing) -> Outcome {
-        let line = DryRunLine { dry_run: true, outgoing };
+        let line = DryRunLine {
+            dry_run: true,
+            outgoing,
+        };
         let line = serde_json::to_string(&line).expect("a delivery serializes");
         let _ = writeln!(std::io::stdout().lock(), "{line}");
         Outcome::Delivered

@@ -26,7 +26,12 @@ fn at(seconds: i64) -> String {
     let days = seconds.div_euclid(86_400);
     let secs = seconds.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 /// Howard Hinnant's days-to-civil.
@@ -126,7 +131,10 @@ fn pass(dir: &Path, now: i64) -> Run {
             if !status.success() {
                 let mut stderr = String::new();
                 use std::io::Read;
-                child.stderr.take().map(|mut s| s.read_to_string(&mut stderr));
+                child
+                    .stderr
+                    .take()
+                    .map(|mut s| s.read_to_string(&mut stderr));
                 panic!("the pass failed ({status}): {stderr}");
             }
             return Run { elapsed, peak_kib };
@@ -140,7 +148,11 @@ fn setup(definitions: &[(String, String)], data: &[(String, String)]) -> tempfil
     std::fs::create_dir_all(dir.path().join("followups/data")).unwrap();
     std::fs::write(dir.path().join("followups/tenant.yaml"), TENANT).unwrap();
     for (name, text) in definitions {
-        std::fs::write(dir.path().join("followups").join(format!("{name}.yaml")), text).unwrap();
+        std::fs::write(
+            dir.path().join("followups").join(format!("{name}.yaml")),
+            text,
+        )
+        .unwrap();
     }
     for (name, text) in data {
         std::fs::write(dir.path().join("followups/data").join(name), text).unwrap();
@@ -186,19 +198,33 @@ fn idle_pass() {
 
 fn reconcile_100k() {
     let data = vec![("big.json".to_owned(), records(100_000))];
-    let definitions = vec![("big".to_owned(), definition("big", "data/big.json", "record_only", 200_000))];
+    let definitions = vec![(
+        "big".to_owned(),
+        definition("big", "data/big.json", "record_only", 200_000),
+    )];
     let dir = setup(&definitions, &data);
     // The first poll remembers all 100,000 (record_only); every later poll
     // reads and reconciles them all, with nothing due.
     let first = pass(dir.path(), T0);
-    report("first poll, 100,000 records remembered (record_only)", &[first], "-");
+    report(
+        "first poll, 100,000 records remembered (record_only)",
+        &[first],
+        "-",
+    );
     let runs: Vec<Run> = (1..=7).map(|k| pass(dir.path(), T0 + k * 1800)).collect();
-    report("pass reconciling 100,000 records, nothing due", &runs, "≤ 600 ms, ≤ 200 MB");
+    report(
+        "pass reconciling 100,000 records, nothing due",
+        &runs,
+        "≤ 600 ms, ≤ 200 MB",
+    );
 }
 
 fn deliver_5000() {
     let data = vec![("due.json".to_owned(), records(5000))];
-    let definitions = vec![("due".to_owned(), definition("due", "data/due.json", "notify", 10_000))];
+    let definitions = vec![(
+        "due".to_owned(),
+        definition("due", "data/due.json", "notify", 10_000),
+    )];
     let runs: Vec<Run> = (0..3)
         .map(|_| {
             let dir = setup(&definitions, &data);
@@ -210,5 +236,9 @@ fn deliver_5000() {
             run
         })
         .collect();
-    report("pass sending 5,000 due records to the file channel", &runs, "-");
+    report(
+        "pass sending 5,000 due records to the file channel",
+        &runs,
+        "-",
+    );
 }
