@@ -7,6 +7,7 @@ use jsonpath_rust::parser::model::{JpQuery, Segment, Selector};
 use jsonpath_rust::parser::parse_json_path;
 use jsonpath_rust::query::js_path_process;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 #[derive(Debug, Clone)]
 pub struct JsonPath {
@@ -73,6 +74,123 @@ impl JsonPath {
     }
 }
 
+impl JsonPath {
+    /// For a singular path: what it selects in raw JSON, found without
+    /// building a tree (the poll's fast path over large pages). `None` when
+    /// the path is not singular.
+    pub fn walk_raw<'a>(&self, raw: &'a RawValue) -> Option<Result<Option<&'a RawValue>, String>> {
+        let steps = self.singular.as_ref()?;
+        Some(walk_raw(steps, raw))
+    }
+}
+
+fn walk_raw<'a>(steps: &[Step], raw: &'a RawValue) -> Result<Option<&'a RawValue>, String> {
+    let mut at = raw;
+    for step in steps {
+        let next = match step {
+            Step::Name(name) => {
+                let mut de = serde_json::Deserializer::from_str(at.get());
+                serde::Deserializer::deserialize_any(&mut de, raw::Field(name))
+                    .map_err(|e| e.to_string())?
+            }
+            Step::Index(i) => match serde_json::from_str::<Vec<&RawValue>>(at.get()) {
+                Ok(items) => {
+                    let i = if *i < 0 { items.len() as i64 + i } else { *i };
+                    usize::try_from(i).ok().and_then(|i| items.get(i).copied())
+                }
+                Err(_) => None,
+            },
+        };
+        match next {
+            Some(next) => at = next,
+            None => return Ok(None),
+        }
+    }
+    Ok(Some(at))
+}
+
+/// Reading one field of a raw JSON object without building it.
+mod raw {
+    use std::fmt;
+
+    use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+    use serde_json::value::RawValue;
+
+    /// Visits an object and keeps the raw value of one key; anything that
+    /// is not an object has no such key.
+    pub struct Field<'n>(pub &'n str);
+
+    impl<'de> Visitor<'de> for Field<'_> {
+        type Value = Option<&'de RawValue>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            while let Some(is_it) = map.next_key_seed(KeyIs(self.0))? {
+                if is_it && found.is_none() {
+                    found = Some(map.next_value::<&'de RawValue>()?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+
+    /// A key compared with a name, allocating nothing when it is not escaped.
+    struct KeyIs<'n>(&'n str);
+
+    impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+        type Value = bool;
+
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for KeyIs<'_> {
+        type Value = bool;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a key")
+        }
+
+        fn visit_str<E>(self, key: &str) -> Result<bool, E> {
+            Ok(key == self.0)
+        }
+    }
+}
+
 fn walk<'v>(steps: &[Step], value: &'v Value) -> Option<&'v Value> {
     steps.iter().try_fold(value, |v, step| match step {
         Step::Name(name) => v.as_object()?.get(name),
@@ -132,8 +250,36 @@ impl LoopPath {
         self.selector.as_ref().unwrap_or(&self.container).source()
     }
 
-    /// The records of one page, or why the page has none to give.
-    pub fn records<'v>(&self, page: &'v Value) -> Result<Vec<&'v Value>, String> {
+    /// The records of one page, read from its bytes without building a
+    /// tree: for the common shape (`$.a.b[*]`, `$.a.b`) only; `None` for
+    /// others (filters, wildcards inside), which need [`records`](Self::records).
+    pub fn raw_records<'a>(&self, page: &'a [u8]) -> Option<Result<Vec<&'a RawValue>, String>> {
+        if self.selector.is_some() {
+            return None;
+        }
+        let steps = self.container.singular.as_ref()?;
+        Some((|| {
+            let root: &RawValue =
+                serde_json::from_slice(page).map_err(|e| format!("not JSON: {e}"))?;
+            let container = walk_raw(steps, root)?.ok_or_else(|| {
+                format!(
+                    "the loop element `{}` is absent from the response",
+                    self.source()
+                )
+            })?;
+            serde_json::from_str::<Vec<&RawValue>>(container.get()).map_err(|_| {
+                format!(
+                    "the loop element `{}` is {}, not an array",
+                    self.source(),
+                    describe_raw(container)
+                )
+            })
+        })())
+    }
+
+    /// The records of one page, and how many items the loop element's
+    /// array holds before any filter; or why the page has none to give.
+    pub fn records<'v>(&self, page: &'v Value) -> Result<(Vec<&'v Value>, usize), String> {
         let containers = self.container.query(page);
         if containers.is_empty() {
             return Err(format!(
@@ -142,10 +288,11 @@ impl LoopPath {
             ));
         }
         let mut records = Vec::new();
+        let mut items_before_filter = 0;
         for container in &containers {
             match container {
                 Value::Array(items) if self.selector.is_none() => records.extend(items.iter()),
-                Value::Array(_) => {}
+                Value::Array(items) => items_before_filter += items.len(),
                 other => {
                     return Err(format!(
                         "the loop element `{}` is {}, not an array",
@@ -155,10 +302,25 @@ impl LoopPath {
                 }
             }
         }
-        if let Some(selector) = &self.selector {
-            records = selector.query(page);
+        match &self.selector {
+            Some(selector) => Ok((selector.query(page), items_before_filter)),
+            None => {
+                let n = records.len();
+                Ok((records, n))
+            }
         }
-        Ok(records)
+    }
+}
+
+/// What kind of JSON value a raw one is, by its first character.
+pub fn describe_raw(raw: &RawValue) -> &'static str {
+    match raw.get().trim_start().as_bytes().first() {
+        Some(b'{') => "an object",
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
     }
 }
 
@@ -209,7 +371,17 @@ mod tests {
     fn loop_records() {
         let v = json!({"result": [{"active": "true", "id": 1}, {"active": "false", "id": 2}], "obj": {"a": 1}, "empty": []});
         let records = |p: &str, v: &Value| -> Result<usize, String> {
-            LoopPath::parse(p).unwrap().records(v).map(|r| r.len())
+            let path = LoopPath::parse(p).unwrap();
+            let bytes = v.to_string();
+            // The fast path over raw bytes agrees with the tree wherever it applies.
+            if let Some(raw) = path.raw_records(bytes.as_bytes()) {
+                assert_eq!(
+                    raw.map(|r| r.len()),
+                    path.records(v).map(|r| r.0.len()),
+                    "{p}"
+                );
+            }
+            path.records(v).map(|r| r.0.len())
         };
         assert_eq!(records("$.result[*]", &v), Ok(2));
         assert_eq!(records("$.result", &v), Ok(2));
@@ -225,5 +397,28 @@ mod tests {
             Err("the loop element `$.obj[*]` is an object, not an array".into())
         );
         assert_eq!(records("$[*]", &json!([1, 2, 3])), Ok(3));
+        // Before the filter, the page held two items: offset pagination goes on.
+        let path = LoopPath::parse("$.result[?@.active == 'true']").unwrap();
+        assert_eq!(path.records(&v).map(|r| r.1), Ok(2));
+    }
+
+    #[test]
+    fn raw_walks() {
+        let raw: Box<RawValue> =
+            serde_json::from_str(r#"{"a": {"b\u0073": [1, {"c": "x"}]}, "d": 5}"#).unwrap();
+        let get = |p: &str| {
+            JsonPath::parse(p)
+                .unwrap()
+                .walk_raw(&raw)
+                .unwrap()
+                .unwrap()
+                .map(|r| r.get().to_owned())
+        };
+        assert_eq!(get("$.a.bs[1].c"), Some("\"x\"".to_owned()));
+        assert_eq!(get("$.a.bs[-2]"), Some("1".to_owned()));
+        assert_eq!(get("$.d"), Some("5".to_owned()));
+        assert_eq!(get("$.d.e"), None);
+        assert_eq!(get("$.zz"), None);
+        assert!(JsonPath::parse("$..c").unwrap().walk_raw(&raw).is_none());
     }
 }

@@ -15,11 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 use super::error::{Failure, Secrets, excerpt};
 use super::http::{DEFAULT_MAX_RESPONSE, Http};
-use super::request::parse_json;
+use super::request::Document;
 use crate::template::{Encoding, Scopes, Template};
 
 /// The most stdout read, as `max_response` bounds a request.
@@ -35,7 +33,7 @@ pub(super) fn run(
     timeout: Duration,
     dir: &Path,
     scopes: &Scopes,
-) -> Result<Value, Failure> {
+) -> Result<Document, Failure> {
     let args = argv
         .iter()
         .map(|t| t.render(scopes, Encoding::Plain))
@@ -121,7 +119,7 @@ pub(super) fn run(
             stderr: stderr_excerpt(stderr),
         });
     }
-    parse_json(&out, &Secrets::default())
+    Document::checked(out, &Secrets::default())
 }
 
 /// A relative program path (`./scripts/tickets.sh`) is relative to the
@@ -183,7 +181,7 @@ fn describe(status: ExitStatus) -> String {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn argv(args: &[&str]) -> Vec<Template> {
         args.iter().map(|a| Template::parse(a).unwrap()).collect()
@@ -197,6 +195,7 @@ mod tests {
             dir,
             &Scopes::default(),
         )
+        .map(Document::into_json)
     }
 
     #[test]
@@ -216,7 +215,10 @@ mod tests {
             &scopes,
         )
         .unwrap();
-        assert_eq!(out, json!({"label": "needs approval; rm -rf /"}));
+        assert_eq!(
+            out.into_json(),
+            json!({"label": "needs approval; rm -rf /"})
+        );
     }
 
     #[test]
@@ -237,7 +239,7 @@ mod tests {
             &Scopes::default(),
         )
         .unwrap();
-        assert_eq!(out, json!({"n": 1}));
+        assert_eq!(out.into_json(), json!({"n": 1}));
     }
 
     #[test]

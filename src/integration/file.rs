@@ -4,21 +4,24 @@
 
 use std::path::Path;
 
-use serde_json::Value;
-
 use super::error::Failure;
+use super::request::Document;
 
-pub(super) fn read(path: &Path) -> Result<Value, Failure> {
+pub(super) fn read(path: &Path) -> Result<Document, Failure> {
     let bytes = std::fs::read(path).map_err(|e| {
         Failure::File(match e.kind() {
             std::io::ErrorKind::NotFound => "the file does not exist".to_owned(),
             _ => format!("cannot read the file: {e}"),
         })
     })?;
-    // serde_json says where: "expected value at line 3 column 5".
-    serde_json::from_slice(&bytes).map_err(|e| Failure::Json {
-        error: e.to_string(),
-        excerpt: None,
+    // serde_json says where: "expected value at line 3 column 5". No
+    // excerpt: the file is the operator's own.
+    Document::checked(bytes, &Default::default()).map_err(|e| match e {
+        Failure::Json { error, .. } => Failure::Json {
+            error,
+            excerpt: None,
+        },
+        other => other,
     })
 }
 
@@ -32,7 +35,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let good = dir.path().join("approvals.json");
         std::fs::write(&good, r#"{"result": [{"sys_id": "a1"}]}"#).unwrap();
-        assert_eq!(read(&good).unwrap(), json!({"result": [{"sys_id": "a1"}]}));
+        assert_eq!(
+            read(&good).unwrap().into_json(),
+            json!({"result": [{"sys_id": "a1"}]})
+        );
 
         let bad = dir.path().join("bad.json");
         std::fs::write(&bad, "{\n  \"result\": [\n    {\"sys_id\": }\n  ]\n}\n").unwrap();

@@ -36,6 +36,7 @@ pub use http::{Http, Incoming, Outgoing, SendError, parse_retry_after, send};
 use crate::definition::followup::{Integration, Paginate, Request, Source};
 use crate::template::Scopes;
 use paginate::Next;
+pub use request::Document;
 use request::Prepared;
 
 /// Runs one integration and hands each page's JSON to `on_page(index,
@@ -50,7 +51,7 @@ pub fn fetch(
     http: &mut Http,
     integration: &Integration,
     scopes: &Scopes,
-    on_page: &mut dyn FnMut(usize, Value) -> anyhow::Result<usize>,
+    on_page: &mut dyn FnMut(usize, &Document) -> anyhow::Result<usize>,
 ) -> Result<(), IntegrationError> {
     let error = |page: Option<usize>, failure| IntegrationError {
         integration: integration.id.clone(),
@@ -69,7 +70,7 @@ pub fn fetch(
         .map_err(|(page, failure)| error(page, failure)),
         other => {
             let json = fetch_one(http, other, scopes).map_err(|f| error(None, f))?;
-            on_page(0, json).map_err(|e| error(None, Failure::Page(e)))?;
+            on_page(0, &json).map_err(|e| error(None, Failure::Page(e)))?;
             Ok(())
         }
     }
@@ -84,15 +85,17 @@ pub fn fetch_source(
     source: &Source,
     scopes: &Scopes,
 ) -> Result<Value, IntegrationError> {
-    fetch_one(http, source, scopes).map_err(|failure| IntegrationError {
-        integration: id.to_owned(),
-        what: describe(source),
-        page: None,
-        failure,
-    })
+    fetch_one(http, source, scopes)
+        .map(Document::into_json)
+        .map_err(|failure| IntegrationError {
+            integration: id.to_owned(),
+            what: describe(source),
+            page: None,
+            failure,
+        })
 }
 
-fn fetch_one(http: &mut Http, source: &Source, scopes: &Scopes) -> Result<Value, Failure> {
+fn fetch_one(http: &mut Http, source: &Source, scopes: &Scopes) -> Result<Document, Failure> {
     match source {
         Source::Request(request) => {
             let mut prepared = Prepared::render(request, scopes)?;
@@ -111,7 +114,7 @@ fn fetch_pages(
     request: &Request,
     paginate: Option<&Paginate>,
     scopes: &Scopes,
-    on_page: &mut dyn FnMut(usize, Value) -> anyhow::Result<usize>,
+    on_page: &mut dyn FnMut(usize, &Document) -> anyhow::Result<usize>,
 ) -> Result<(), (Option<usize>, Failure)> {
     let page_number = |index: usize| paginate.map(|_| index + 1);
     let mut prepared = Prepared::render(request, scopes).map_err(|f| (None, f))?;
@@ -128,7 +131,7 @@ fn fetch_pages(
                 .map_err(at)?,
             None => Next::Done,
         };
-        let items = on_page(index, page.json).map_err(|e| at(Failure::Page(e)))?;
+        let items = on_page(index, &page.json).map_err(|e| at(Failure::Page(e)))?;
         let next = match next {
             Next::Done => return Ok(()),
             Next::UnlessEmpty(_) if items == 0 => return Ok(()),

@@ -92,10 +92,10 @@ fn pages_with(
     fetch(http, integration, &scopes(global), &mut |index, page| {
         assert_eq!(index, seen.len(), "pages come in order");
         let count = items
-            .first(&page)
+            .first(page.json())
             .and_then(Value::as_array)
             .map_or(0, Vec::len);
-        seen.push(page);
+        seen.push(page.json().clone());
         Ok(count)
     })?;
     Ok(seen)

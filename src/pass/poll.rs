@@ -8,14 +8,14 @@
 //! integer ID, more than `max_records` records. A failed poll resolves and
 //! notifies nothing.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 
 use super::{Pass, PollOutcome, reconcile};
 use crate::definition::followup::Followup;
-use crate::integration;
-use crate::store::{Event, EventKind, FollowupState, Polled, hash};
+use crate::integration::{self, Document};
+use crate::store::{Event, EventKind, FollowupState, Polled, RecordState, Tracked, hash};
 use crate::template::Scopes;
 
 pub struct PollResult {
@@ -35,7 +35,8 @@ impl Pass<'_> {
         report: &mut super::FollowupReport,
     ) -> anyhow::Result<PollOutcome> {
         state.last_poll_at = Some(self.now);
-        let result = match self.poll(f) {
+        let tracked = self.store.tracked(&f.id)?;
+        let result = match self.poll(f, &tracked) {
             Ok(result) => result,
             Err(detail) => {
                 state.last_poll_ok = Some(false);
@@ -50,18 +51,26 @@ impl Pass<'_> {
             }
         };
         let records = result.records.len();
-        match reconcile::reconcile(self, f, state, result, report)? {
+        match reconcile::reconcile(self, f, state, &tracked, result, report)? {
             Some(why) => Ok(PollOutcome::Skipped(why)),
             None => Ok(PollOutcome::Succeeded { records }),
         }
     }
 
-    fn poll(&mut self, f: &Followup) -> Result<PollResult, String> {
+    fn poll(
+        &mut self,
+        f: &Followup,
+        tracked: &HashMap<String, Tracked>,
+    ) -> Result<PollResult, String> {
         let followup_scope = json!({ "id": f.id, "name": f.name });
         let mut locals = Map::new();
-        let mut records = Vec::new();
-        let mut duplicates = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
+        let mut found = Found {
+            tracked,
+            records: Vec::new(),
+            duplicates: Vec::new(),
+            seen: HashSet::new(),
+            max_records: f.polling.max_records,
+        };
         let last = f.extraction.integrations.len().saturating_sub(1);
         for (i, integration) in f.extraction.integrations.iter().enumerate() {
             let local_scope = Value::Object(locals.clone());
@@ -73,64 +82,118 @@ impl Pass<'_> {
                 ..Scopes::default()
             };
             let mut defined = Map::new();
-            let mut on_page = |page_index: usize, page: Value| -> anyhow::Result<usize> {
+            let mut on_page = |page_index: usize, page: &Document| -> anyhow::Result<usize> {
                 if page_index == 0 {
                     for (name, path) in &integration.attributes {
-                        if let Some(v) = path.first(&page) {
+                        if let Some(v) = path.first(page.json()) {
                             defined.insert(name.clone(), v.clone());
                         }
                     }
                 }
                 if i != last {
                     // Only the first page of an earlier integration matters:
-                    // its attributes. Zero records stops its pagination.
+                    // its attributes. Zero items stops its pagination.
                     return Ok(0);
                 }
-                let found = f
+                let page_no = page_index + 1;
+                // The common shape (`$.result[*]` with `$.sys_id`) is read
+                // from the bytes: no tree for a page of 100,000 records.
+                if let Some(raw) = f.extraction.loop_path.raw_records(page.bytes()) {
+                    let raw = raw.map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let items = raw.len();
+                    for (n, record) in raw.into_iter().enumerate() {
+                        let id = match f.extraction.reconciliation_id.walk_raw(record) {
+                            Some(leaf) => {
+                                let leaf = leaf.map_err(|e| {
+                                    anyhow::anyhow!("page {page_no}, record {}: {e}", n + 1)
+                                })?;
+                                leaf.and_then(|l| serde_json::from_str::<Value>(l.get()).ok())
+                            }
+                            None => {
+                                let tree: Value = serde_json::from_str(record.get())?;
+                                f.extraction.reconciliation_id.first(&tree).cloned()
+                            }
+                        };
+                        found.add(f, id.as_ref(), record.get(), page_no, n + 1)?;
+                    }
+                    return Ok(items);
+                }
+                let (records, items) = f
                     .extraction
                     .loop_path
-                    .records(&page)
-                    .map_err(|e| anyhow::anyhow!("page {}: {e}", page_index + 1))?;
-                let on_page = found.len();
-                for (n, record) in found.into_iter().enumerate() {
-                    let id = match f.extraction.reconciliation_id.first(record) {
-                        Some(Value::String(s)) if !s.is_empty() => s.clone(),
-                        Some(Value::Number(n)) if n.is_i64() || n.is_u64() => n.to_string(),
-                        other => anyhow::bail!(
-                            "page {}, record {}: no string or integer ID at `{}` (found {})",
-                            page_index + 1,
-                            n + 1,
-                            f.extraction.reconciliation_id.source(),
-                            other.map_or("nothing", crate::path::describe)
-                        ),
-                    };
-                    if !seen.insert(id.clone()) {
-                        duplicates.push(id);
-                        continue;
-                    }
-                    if records.len() as u64 >= f.polling.max_records {
-                        anyhow::bail!(
-                            "more than {} records (`polling.max_records`): a broken query must not message everyone",
-                            f.polling.max_records
-                        );
-                    }
-                    let data = record.to_string();
-                    records.push(Polled {
-                        id,
-                        hash: hash(data.as_bytes()),
-                        data,
-                    });
+                    .records(page.json())
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                for (n, record) in records.into_iter().enumerate() {
+                    let id = f.extraction.reconciliation_id.first(record);
+                    found.add(f, id, &record.to_string(), page_no, n + 1)?;
                 }
-                Ok(on_page)
+                Ok(items)
             };
             integration::fetch(&mut self.http, integration, &scopes, &mut on_page)
-                .map_err(|e| format!("integration `{}`: {e}", integration.id))?;
+                .map_err(|e| e.to_string())?;
             locals.extend(defined);
         }
         Ok(PollResult {
-            records,
-            duplicates,
+            records: found.records,
+            duplicates: found.duplicates,
             locals,
         })
+    }
+}
+
+/// The records a poll has found so far.
+struct Found<'t> {
+    tracked: &'t HashMap<String, Tracked>,
+    records: Vec<Polled>,
+    duplicates: Vec<String>,
+    seen: HashSet<String>,
+    max_records: u64,
+}
+
+impl Found<'_> {
+    /// Adds one record, given its ID value and its JSON text.
+    fn add(
+        &mut self,
+        f: &Followup,
+        id: Option<&Value>,
+        data: &str,
+        page: usize,
+        n: usize,
+    ) -> anyhow::Result<()> {
+        let id = match id {
+            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(Value::Number(number)) if number.is_i64() || number.is_u64() => number.to_string(),
+            other => anyhow::bail!(
+                "page {page}, record {n}: no string or integer ID at `{}` (found {})",
+                f.extraction.reconciliation_id.source(),
+                other.map_or("nothing", crate::path::describe)
+            ),
+        };
+        if !self.seen.insert(id.clone()) {
+            self.duplicates.push(id);
+            return Ok(());
+        }
+        if self.records.len() as u64 >= self.max_records {
+            anyhow::bail!(
+                "more than {} records (`polling.max_records`): a broken query must not message everyone",
+                self.max_records
+            );
+        }
+        let hash = hash(data.as_bytes());
+        // A known record whose data did not change needs no copy of it.
+        let unchanged = self
+            .tracked
+            .get(&id)
+            .is_some_and(|t| t.state != RecordState::Resolved && t.hash == hash && t.absent == 0);
+        self.records.push(Polled {
+            id,
+            hash,
+            data: if unchanged {
+                String::new()
+            } else {
+                data.to_owned()
+            },
+        });
+        Ok(())
     }
 }

@@ -109,17 +109,17 @@ pub fn reconcile(
     pass: &mut Pass,
     f: &Followup,
     state: &mut FollowupState,
+    tracked: &HashMap<String, Tracked>,
     result: PollResult,
     report: &mut FollowupReport,
 ) -> anyhow::Result<Option<String>> {
     let store = pass.store;
     let now = pass.now;
-    let tracked = store.tracked(&f.id)?;
     // A baseline poll only remembers: the very first successful poll of a
     // `record_only` follow-up, or the first after `reset --baseline`.
     let baseline = state.baseline
         || (f.polling.first_poll == FirstPoll::RecordOnly && state.last_success_at.is_none());
-    let plan = plan(&tracked, &result.records, f.polling.resolve_after, baseline);
+    let plan = plan(tracked, &result.records, f.polling.resolve_after, baseline);
 
     if let Some(why) = &plan.identity_changed {
         state.last_poll_ok = Some(false);
