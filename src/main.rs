@@ -18,6 +18,7 @@ mod definition;
 mod diagnostic;
 mod draft;
 mod exit;
+mod hashing;
 mod integration;
 mod message;
 mod naming;

@@ -109,12 +109,114 @@ fn walk_raw<'a>(steps: &[Step], raw: &'a RawValue) -> Result<Option<&'a RawValue
     Ok(Some(at))
 }
 
-/// Reading one field of a raw JSON object without building it.
+/// Reading raw JSON without building it: one field of an object, or the
+/// array at the end of a path.
 mod raw {
     use std::fmt;
 
-    use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+    use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
     use serde_json::value::RawValue;
+
+    use super::Step;
+
+    /// The value at the end of a path: its items when it is an array.
+    pub enum Container<'de> {
+        Array(Vec<&'de RawValue>),
+        Other(&'static str),
+    }
+
+    /// Walks down the steps of a singular path in one scan; the value at
+    /// their end is read as a container. `None` when a step finds nothing.
+    pub struct Descend<'s>(pub &'s [Step]);
+
+    impl<'de> DeserializeSeed<'de> for Descend<'_> {
+        type Value = Option<Container<'de>>;
+
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Descend<'_> {
+        type Value = Option<Container<'de>>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let (name, rest) = match self.0.split_first() {
+                Some((Step::Name(name), rest)) => (name.as_str(), rest),
+                Some(_) => return skip_map(map).map(|()| None),
+                None => return skip_map(map).map(|()| Some(Container::Other("an object"))),
+            };
+            let mut found = None;
+            while let Some(is_it) = map.next_key_seed(KeyIs(name))? {
+                if is_it && found.is_none() {
+                    found = Some(map.next_value_seed(Descend(rest))?);
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found.flatten())
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            match self.0.split_first() {
+                None => {
+                    let mut items = Vec::new();
+                    while let Some(item) = seq.next_element::<&'de RawValue>()? {
+                        items.push(item);
+                    }
+                    Ok(Some(Container::Array(items)))
+                }
+                Some((Step::Index(wanted), rest)) => {
+                    let mut found = None;
+                    let mut i = 0;
+                    loop {
+                        if i == *wanted {
+                            match seq.next_element_seed(Descend(rest))? {
+                                Some(value) => found = value,
+                                None => break,
+                            }
+                        } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                            break;
+                        }
+                        i += 1;
+                    }
+                    Ok(found)
+                }
+                Some(_) => {
+                    while seq.next_element::<IgnoredAny>()?.is_some() {}
+                    Ok(None)
+                }
+            }
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(self.0.is_empty().then_some(Container::Other("a boolean")))
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(self.0.is_empty().then_some(Container::Other("a number")))
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(self.0.is_empty().then_some(Container::Other("a number")))
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(self.0.is_empty().then_some(Container::Other("a number")))
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(self.0.is_empty().then_some(Container::Other("a string")))
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(self.0.is_empty().then_some(Container::Other("null")))
+        }
+    }
+
+    fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(())
+    }
 
     /// Visits an object and keeps the raw value of one key; anything that
     /// is not an object has no such key.
@@ -250,31 +352,41 @@ impl LoopPath {
         self.selector.as_ref().unwrap_or(&self.container).source()
     }
 
-    /// The records of one page, read from its bytes without building a
-    /// tree: for the common shape (`$.a.b[*]`, `$.a.b`) only; `None` for
-    /// others (filters, wildcards inside), which need [`records`](Self::records).
-    pub fn raw_records<'a>(&self, page: &'a [u8]) -> Option<Result<Vec<&'a RawValue>, String>> {
+    /// The records of one page, read from its bytes in one scan, without
+    /// building a tree: for the common shape (`$.a.b[*]`, `$.a.b`) only;
+    /// `None` for others (filters, wildcards inside, negative indexes),
+    /// which need [`records`](Self::records). An `Err` of `Ok` says why the
+    /// page has no records; a plain `Err` that the page is not JSON.
+    pub fn raw_records<'a>(
+        &self,
+        page: &'a [u8],
+    ) -> Option<Result<Result<Vec<&'a RawValue>, String>, String>> {
         if self.selector.is_some() {
             return None;
         }
         let steps = self.container.singular.as_ref()?;
-        Some((|| {
-            let root: &RawValue =
-                serde_json::from_slice(page).map_err(|e| format!("not JSON: {e}"))?;
-            let container = walk_raw(steps, root)?.ok_or_else(|| {
-                format!(
-                    "the loop element `{}` is absent from the response",
-                    self.source()
-                )
-            })?;
-            serde_json::from_str::<Vec<&RawValue>>(container.get()).map_err(|_| {
-                format!(
-                    "the loop element `{}` is {}, not an array",
-                    self.source(),
-                    describe_raw(container)
-                )
-            })
-        })())
+        if steps.iter().any(|s| matches!(s, Step::Index(i) if *i < 0)) {
+            return None;
+        }
+        let mut de = serde_json::Deserializer::from_slice(page);
+        let found = serde::de::DeserializeSeed::deserialize(raw::Descend(steps), &mut de).and_then(
+            |found| {
+                de.end()?;
+                Ok(found)
+            },
+        );
+        Some(match found {
+            Err(e) => Err(e.to_string()),
+            Ok(None) => Ok(Err(format!(
+                "the loop element `{}` is absent from the response",
+                self.source()
+            ))),
+            Ok(Some(raw::Container::Array(items))) => Ok(Ok(items)),
+            Ok(Some(raw::Container::Other(kind))) => Ok(Err(format!(
+                "the loop element `{}` is {kind}, not an array",
+                self.source()
+            ))),
+        })
     }
 
     /// The records of one page, and how many items the loop element's
@@ -309,18 +421,6 @@ impl LoopPath {
                 Ok((records, n))
             }
         }
-    }
-}
-
-/// What kind of JSON value a raw one is, by its first character.
-pub fn describe_raw(raw: &RawValue) -> &'static str {
-    match raw.get().trim_start().as_bytes().first() {
-        Some(b'{') => "an object",
-        Some(b'[') => "an array",
-        Some(b'"') => "a string",
-        Some(b't' | b'f') => "a boolean",
-        Some(b'n') => "null",
-        _ => "a number",
     }
 }
 
@@ -376,7 +476,7 @@ mod tests {
             // The fast path over raw bytes agrees with the tree wherever it applies.
             if let Some(raw) = path.raw_records(bytes.as_bytes()) {
                 assert_eq!(
-                    raw.map(|r| r.len()),
+                    raw.unwrap().map(|r| r.len()),
                     path.records(v).map(|r| r.0.len()),
                     "{p}"
                 );
@@ -400,6 +500,25 @@ mod tests {
         // Before the filter, the page held two items: offset pagination goes on.
         let path = LoopPath::parse("$.result[?@.active == 'true']").unwrap();
         assert_eq!(path.records(&v).map(|r| r.1), Ok(2));
+    }
+
+    #[test]
+    fn raw_records_in_one_scan() {
+        let path = LoopPath::parse("$.data[1].items").unwrap();
+        let page = br#"{"x": [1, {"y": 2}], "data": [{"items": [9]}, {"items": [{"id": 1}, {"id": 2}]}], "z": "w"}"#;
+        let items = path.raw_records(page).unwrap().unwrap().unwrap();
+        assert_eq!(
+            items.iter().map(|r| r.get()).collect::<Vec<_>>(),
+            vec![r#"{"id": 1}"#, r#"{"id": 2}"#]
+        );
+        assert!(path.raw_records(b"{\"data\": [").unwrap().is_err());
+        assert!(path.raw_records(b"{} trailing").unwrap().is_err());
+        assert!(
+            LoopPath::parse("$.a[-1][*]")
+                .unwrap()
+                .raw_records(b"{}")
+                .is_none()
+        );
     }
 
     #[test]

@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use super::document::Document;
 use super::error::{Failure, Secrets, excerpt};
 use super::http::{DEFAULT_MAX_RESPONSE, Http};
-use super::request::Document;
 use crate::template::{Encoding, Scopes, Template};
 
 /// The most stdout read, as `max_response` bounds a request.
@@ -195,7 +195,7 @@ mod tests {
             dir,
             &Scopes::default(),
         )
-        .map(Document::into_json)
+        .and_then(Document::into_json)
     }
 
     #[test]
@@ -216,7 +216,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            out.into_json(),
+            out.into_json().unwrap(),
             json!({"label": "needs approval; rm -rf /"})
         );
     }
@@ -239,7 +239,7 @@ mod tests {
             &Scopes::default(),
         )
         .unwrap();
-        assert_eq!(out.into_json(), json!({"n": 1}));
+        assert_eq!(out.into_json().unwrap(), json!({"n": 1}));
     }
 
     #[test]

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
+use super::document::Document;
 use super::error::Failure;
-use super::request::Document;
 
 pub(super) fn read(path: &Path) -> Result<Document, Failure> {
     let bytes = std::fs::read(path).map_err(|e| {
@@ -16,13 +16,7 @@ pub(super) fn read(path: &Path) -> Result<Document, Failure> {
     })?;
     // serde_json says where: "expected value at line 3 column 5". No
     // excerpt: the file is the operator's own.
-    Document::checked(bytes, &Default::default()).map_err(|e| match e {
-        Failure::Json { error, .. } => Failure::Json {
-            error,
-            excerpt: None,
-        },
-        other => other,
-    })
+    Document::local(bytes)
 }
 
 #[cfg(test)]
@@ -36,14 +30,14 @@ mod tests {
         let good = dir.path().join("approvals.json");
         std::fs::write(&good, r#"{"result": [{"sys_id": "a1"}]}"#).unwrap();
         assert_eq!(
-            read(&good).unwrap().into_json(),
+            read(&good).unwrap().into_json().unwrap(),
             json!({"result": [{"sys_id": "a1"}]})
         );
 
         let bad = dir.path().join("bad.json");
         std::fs::write(&bad, "{\n  \"result\": [\n    {\"sys_id\": }\n  ]\n}\n").unwrap();
         assert_eq!(
-            read(&bad).unwrap_err().to_string(),
+            read(&bad).unwrap().into_json().unwrap_err().to_string(),
             "not JSON (expected value at line 3 column 16)"
         );
 

@@ -10,6 +10,7 @@
 
 mod auth;
 mod command;
+mod document;
 mod error;
 mod file;
 mod http;
@@ -35,8 +36,8 @@ pub use http::{Http, Incoming, Outgoing, SendError, parse_retry_after, send};
 
 use crate::definition::followup::{Integration, Paginate, Request, Source};
 use crate::template::Scopes;
+pub use document::Document;
 use paginate::Next;
-pub use request::Document;
 use request::Prepared;
 
 /// Runs one integration and hands each page's JSON to `on_page(index,
@@ -86,7 +87,7 @@ pub fn fetch_source(
     scopes: &Scopes,
 ) -> Result<Value, IntegrationError> {
     fetch_one(http, source, scopes)
-        .map(Document::into_json)
+        .and_then(Document::into_json)
         .map_err(|failure| IntegrationError {
             integration: id.to_owned(),
             what: describe(source),

@@ -80,7 +80,7 @@ pub(super) fn next(
     base_body: Option<&Value>,
     current: &Target,
 ) -> Result<Next, Failure> {
-    let json = page.json.json();
+    let json = page.json.json()?;
     match &paginate.kind {
         PaginateKind::Offset {
             offset_param,

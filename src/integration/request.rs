@@ -2,12 +2,10 @@
 //! and `query` (percent-encoded), headers, the JSON body, auth (with one new
 //! OAuth2 token and one retry on a 401), and the response read as JSON.
 
-use std::cell::OnceCell;
-
-use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use super::auth::Credentials;
+use super::document::Document;
 use super::error::{Failure, Secrets, excerpt};
 use super::http::{Http, Incoming, Outgoing, send};
 use super::url;
@@ -26,81 +24,11 @@ pub(super) struct Prepared<'r> {
     pub secrets: Secrets,
 }
 
-/// One page: its JSON and the response it came in (for `Link`).
+/// One page: its JSON and the response it came in (for `Link`; its body
+/// moved into the document).
 pub(super) struct Page {
     pub json: Document,
     pub response: Incoming,
-}
-
-/// A JSON document as received: its bytes, checked to be JSON when they
-/// arrive, and parsed into a tree only when someone asks. The poll reads
-/// large pages straight from the bytes, without a tree.
-#[derive(Debug)]
-pub struct Document {
-    bytes: Vec<u8>,
-    tree: OnceCell<Value>,
-}
-
-impl Document {
-    /// Checks that `body` is one JSON value; an empty body (a 204 to an
-    /// action) is `null`.
-    pub(super) fn checked(body: Vec<u8>, secrets: &Secrets) -> Result<Document, Failure> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Document::from_value(Value::Null));
-        }
-        // A syntax check that allocates nothing: the tree may never be
-        // needed. Skipping strings does not look at their bytes, so UTF-8
-        // is checked first.
-        let text = std::str::from_utf8(&body).map_err(|e| {
-            let before = &body[..e.valid_up_to()];
-            let line = before.iter().filter(|b| **b == b'\n').count() + 1;
-            let column = before.len()
-                - before
-                    .iter()
-                    .rposition(|b| *b == b'\n')
-                    .map_or(0, |i| i + 1)
-                + 1;
-            Failure::Json {
-                error: format!("invalid UTF-8 at line {line} column {column}"),
-                excerpt: Some(excerpt(&body, secrets)),
-            }
-        })?;
-        serde_json::from_str::<IgnoredAny>(text).map_err(|e| Failure::Json {
-            error: e.to_string(),
-            excerpt: Some(excerpt(&body, secrets)),
-        })?;
-        Ok(Document {
-            bytes: body,
-            tree: OnceCell::new(),
-        })
-    }
-
-    pub fn from_value(value: Value) -> Document {
-        Document {
-            bytes: value.to_string().into_bytes(),
-            tree: OnceCell::from(value),
-        }
-    }
-
-    /// The document as sent, checked to be JSON.
-    pub fn bytes(&self) -> &[u8] {
-        &self.bytes
-    }
-
-    /// The document as a tree, parsed at the first call.
-    pub fn json(&self) -> &Value {
-        self.tree.get_or_init(|| {
-            // `checked` made sure the bytes are JSON.
-            serde_json::from_slice(&self.bytes).unwrap_or(Value::Null)
-        })
-    }
-
-    pub fn into_json(self) -> Value {
-        match self.tree.into_inner() {
-            Some(value) => value,
-            None => serde_json::from_slice(&self.bytes).unwrap_or(Value::Null),
-        }
-    }
 }
 
 impl<'r> Prepared<'r> {
@@ -207,7 +135,9 @@ impl<'r> Prepared<'r> {
                     excerpt: excerpt(&response.body, &self.secrets),
                 });
             }
-            let json = Document::checked(response.body.clone(), &self.secrets)?;
+            let mut response = response;
+            let body = std::mem::take(&mut response.body);
+            let json = Document::checked(body, &self.secrets)?;
             return Ok(Page { json, response });
         }
     }

@@ -91,11 +91,12 @@ fn pages_with(
     let mut seen = Vec::new();
     fetch(http, integration, &scopes(global), &mut |index, page| {
         assert_eq!(index, seen.len(), "pages come in order");
+        let json = page.json().map_err(|e| anyhow::anyhow!("{e}"))?;
         let count = items
-            .first(page.json())
+            .first(json)
             .and_then(Value::as_array)
             .map_or(0, Vec::len);
-        seen.push(page.json().clone());
+        seen.push(json.clone());
         Ok(count)
     })?;
     Ok(seen)

@@ -8,14 +8,13 @@
 //! integer ID, more than `max_records` records. A failed poll resolves and
 //! notifies nothing.
 
-use std::collections::{HashMap, HashSet};
-
 use serde_json::{Map, Value, json};
 
 use super::{Pass, PollOutcome, reconcile};
 use crate::definition::followup::Followup;
+use crate::hashing::{IdMap, IdSet, content_hash};
 use crate::integration::{self, Document};
-use crate::store::{Event, EventKind, FollowupState, Polled, RecordState, Tracked, hash};
+use crate::store::{Event, EventKind, FollowupState, Polled, RecordState, Tracked};
 use crate::template::Scopes;
 
 pub struct PollResult {
@@ -57,18 +56,12 @@ impl Pass<'_> {
         }
     }
 
-    fn poll(
-        &mut self,
-        f: &Followup,
-        tracked: &HashMap<String, Tracked>,
-    ) -> Result<PollResult, String> {
+    fn poll(&mut self, f: &Followup, tracked: &IdMap<Tracked>) -> Result<PollResult, String> {
         let followup_scope = json!({ "id": f.id, "name": f.name });
         let mut locals = Map::new();
         let mut found = Found {
             tracked,
             records: Vec::new(),
-            duplicates: Vec::new(),
-            seen: HashSet::new(),
             max_records: f.polling.max_records,
         };
         let last = f.extraction.integrations.len().saturating_sub(1);
@@ -83,9 +76,10 @@ impl Pass<'_> {
             };
             let mut defined = Map::new();
             let mut on_page = |page_index: usize, page: &Document| -> anyhow::Result<usize> {
-                if page_index == 0 {
+                if page_index == 0 && !integration.attributes.is_empty() {
+                    let tree = page.json().map_err(|e| anyhow::anyhow!("{e}"))?;
                     for (name, path) in &integration.attributes {
-                        if let Some(v) = path.first(page.json()) {
+                        if let Some(v) = path.first(tree) {
                             defined.insert(name.clone(), v.clone());
                         }
                     }
@@ -99,7 +93,9 @@ impl Pass<'_> {
                 // The common shape (`$.result[*]` with `$.sys_id`) is read
                 // from the bytes: no tree for a page of 100,000 records.
                 if let Some(raw) = f.extraction.loop_path.raw_records(page.bytes()) {
-                    let raw = raw.map_err(|e| anyhow::anyhow!("{e}"))?;
+                    let raw = raw
+                        .map_err(|e| anyhow::anyhow!("{}", page.not_json(e)))?
+                        .map_err(|e| anyhow::anyhow!("{e}"))?;
                     let items = raw.len();
                     for (n, record) in raw.into_iter().enumerate() {
                         let id = match f.extraction.reconciliation_id.walk_raw(record) {
@@ -114,17 +110,17 @@ impl Pass<'_> {
                                 f.extraction.reconciliation_id.first(&tree).cloned()
                             }
                         };
-                        found.add(f, id.as_ref(), record.get(), page_no, n + 1)?;
+                        found.add(f, id, record.get(), page_no, n + 1)?;
                     }
                     return Ok(items);
                 }
                 let (records, items) = f
                     .extraction
                     .loop_path
-                    .records(page.json())
+                    .records(page.json().map_err(|e| anyhow::anyhow!("{e}"))?)
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 for (n, record) in records.into_iter().enumerate() {
-                    let id = f.extraction.reconciliation_id.first(record);
+                    let id = f.extraction.reconciliation_id.first(record).cloned();
                     found.add(f, id, &record.to_string(), page_no, n + 1)?;
                 }
                 Ok(items)
@@ -133,20 +129,37 @@ impl Pass<'_> {
                 .map_err(|e| e.to_string())?;
             locals.extend(defined);
         }
+        let (records, duplicates) = first_of_each(found.records);
         Ok(PollResult {
-            records: found.records,
-            duplicates: found.duplicates,
+            records,
+            duplicates,
             locals,
         })
     }
 }
 
+/// Keeps the first record of each ID; returns the IDs of those dropped.
+fn first_of_each(mut records: Vec<Polled>) -> (Vec<Polled>, Vec<String>) {
+    let first: Vec<bool> = {
+        let mut seen = IdSet::with_capacity_and_hasher(records.len(), Default::default());
+        records.iter().map(|p| seen.insert(p.id.as_str())).collect()
+    };
+    let mut duplicates = Vec::new();
+    let mut keep = first.into_iter();
+    records.retain(|p| {
+        let keep = keep.next().unwrap_or(true);
+        if !keep {
+            duplicates.push(p.id.clone());
+        }
+        keep
+    });
+    (records, duplicates)
+}
+
 /// The records a poll has found so far.
 struct Found<'t> {
-    tracked: &'t HashMap<String, Tracked>,
+    tracked: &'t IdMap<Tracked>,
     records: Vec<Polled>,
-    duplicates: Vec<String>,
-    seen: HashSet<String>,
     max_records: u64,
 }
 
@@ -155,31 +168,29 @@ impl Found<'_> {
     fn add(
         &mut self,
         f: &Followup,
-        id: Option<&Value>,
+        id: Option<Value>,
         data: &str,
         page: usize,
         n: usize,
     ) -> anyhow::Result<()> {
         let id = match id {
-            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+            Some(Value::String(s)) if !s.is_empty() => s,
             Some(Value::Number(number)) if number.is_i64() || number.is_u64() => number.to_string(),
             other => anyhow::bail!(
                 "page {page}, record {n}: no string or integer ID at `{}` (found {})",
                 f.extraction.reconciliation_id.source(),
-                other.map_or("nothing", crate::path::describe)
+                other.as_ref().map_or("nothing", crate::path::describe)
             ),
         };
-        if !self.seen.insert(id.clone()) {
-            self.duplicates.push(id);
-            return Ok(());
-        }
+        // Duplicates count too: it is the size of the answer that tells a
+        // broken query.
         if self.records.len() as u64 >= self.max_records {
             anyhow::bail!(
                 "more than {} records (`polling.max_records`): a broken query must not message everyone",
                 self.max_records
             );
         }
-        let hash = hash(data.as_bytes());
+        let hash = content_hash(data.as_bytes());
         // A known record whose data did not change needs no copy of it.
         let unchanged = self
             .tracked

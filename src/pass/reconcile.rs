@@ -13,7 +13,7 @@
 //! [`plan`] decides, without touching the store; [`reconcile`] applies the
 //! plan and its events in one transaction.
 
-use std::collections::{HashMap, HashSet};
+use crate::hashing::{IdMap, IdSet};
 
 use serde_json::{Value, json};
 
@@ -43,7 +43,7 @@ pub struct Plan {
 }
 
 pub fn plan(
-    tracked: &HashMap<String, Tracked>,
+    tracked: &IdMap<Tracked>,
     polled: &[Polled],
     resolve_after: u32,
     baseline: bool,
@@ -84,7 +84,7 @@ pub fn plan(
             Some(_) => {}
         }
     }
-    let present: HashSet<&str> = polled.iter().map(|p| p.id.as_str()).collect();
+    let present: IdSet = polled.iter().map(|p| p.id.as_str()).collect();
     let mut missing: Vec<(&String, &Tracked)> = tracked
         .iter()
         .filter(|(id, t)| live(t) && !present.contains(id.as_str()))
@@ -109,7 +109,7 @@ pub fn reconcile(
     pass: &mut Pass,
     f: &Followup,
     state: &mut FollowupState,
-    tracked: &HashMap<String, Tracked>,
+    tracked: &IdMap<Tracked>,
     result: PollResult,
     report: &mut FollowupReport,
 ) -> anyhow::Result<Option<String>> {
@@ -226,7 +226,7 @@ mod tests {
             .collect()
     }
 
-    fn tracked(entries: &[(&str, RecordState, i64)]) -> HashMap<String, Tracked> {
+    fn tracked(entries: &[(&str, RecordState, i64)]) -> IdMap<Tracked> {
         entries
             .iter()
             .map(|(id, state, absent)| {
@@ -312,7 +312,7 @@ mod tests {
 
     #[test]
     fn baseline_only_remembers() {
-        let p = plan(&HashMap::new(), &polled(&["a", "b"]), 2, true);
+        let p = plan(&IdMap::default(), &polled(&["a", "b"]), 2, true);
         assert_eq!(
             p.opens,
             vec![

@@ -24,7 +24,7 @@ mod schema;
 
 pub use deliveries::{Delivery, DeliveryState, NewDelivery};
 pub use events::{Event, EventFilter, EventKind};
-pub use records::{Polled, Record, RecordState, Tracked, hash};
+pub use records::{Polled, Record, RecordState, Tracked};
 
 /// A time in the store: seconds since the Unix epoch, UTC.
 pub type Seconds = i64;

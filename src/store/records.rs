@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use crate::hashing::IdMap;
+
 use rusqlite::{OptionalExtension, params};
 
 use super::{Seconds, Store};
@@ -58,7 +60,7 @@ pub struct Tracked {
 #[derive(Debug, Clone)]
 pub struct Polled {
     pub id: String,
-    /// FNV-1a of `data`: a changed record is rewritten, an unchanged one not.
+    /// The hash of `data`: a changed record is rewritten, an unchanged one not.
     pub hash: i64,
     /// The record as compact JSON.
     pub data: String,
@@ -99,12 +101,12 @@ fn record_row(row: &rusqlite::Row) -> rusqlite::Result<Record> {
 
 impl Store {
     /// Every record of a follow-up, resolved ones included, by ID.
-    pub fn tracked(&self, followup: &str) -> anyhow::Result<HashMap<String, Tracked>> {
+    pub fn tracked(&self, followup: &str) -> anyhow::Result<IdMap<Tracked>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT record_id, cycle, state, absent, hash FROM records WHERE followup = ?1",
         )?;
         let mut rows = stmt.query([followup])?;
-        let mut out = HashMap::new();
+        let mut out = IdMap::default();
         while let Some(row) = rows.next()? {
             let state: String = row.get(2)?;
             out.insert(
@@ -275,15 +277,4 @@ impl Store {
             .execute(params![followup, id, attempt, now])?;
         Ok(())
     }
-}
-
-/// FNV-1a, 64 bits: stable across versions, unlike std's hasher, because
-/// it is stored.
-pub fn hash(bytes: &[u8]) -> i64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h as i64
 }
