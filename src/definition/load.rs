@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde::de::DeserializeOwned;
 
-use crate::definition::check::Checker;
+use crate::definition::check::{Checker, GlobalUse};
 use crate::definition::followup::Followup;
 use crate::definition::model::{Definition, TenantFile};
 use crate::definition::rules;
@@ -102,31 +102,36 @@ impl Catalog {
     ) -> anyhow::Result<Catalog> {
         let mut diagnostics = Vec::new();
         let (tenant, tenant_ok) = load_tenant(tenant_file, &mut diagnostics);
+        // Files are independent until the rules that span them: check them
+        // on every core.
+        let check = |file: &PathBuf| {
+            let text = overlay.iter().find(|(path, _)| path == file).map(|(_, t)| t.as_str());
+            check_file(file, text, &tenant)
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        let checked: Vec<Checked> = if files.len() < 16 || threads == 1 {
+            files.iter().map(check).collect()
+        } else {
+            let chunk = files.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = files
+                    .chunks(chunk)
+                    .map(|part| scope.spawn(move || part.iter().map(check).collect::<Vec<_>>()))
+                    .collect();
+                workers
+                    .into_iter()
+                    .flat_map(|w| w.join().expect("checking a definition does not panic"))
+                    .collect()
+            })
+        };
         let mut entries = Vec::with_capacity(files.len());
         let mut globals_read = Vec::new();
         let mut globals_set = BTreeSet::new();
-        for file in files {
-            let mut c = Checker::new(file);
-            let mut entry = Entry {
-                file: file.clone(),
-                raw: None,
-                followup: None,
-                node: None,
-            };
-            let parsed = match overlay.iter().find(|(path, _)| path == file) {
-                Some((_, text)) => parse_yaml::<Definition>(file, text, &mut c.diagnostics),
-                None => read_yaml::<Definition>(file, &mut c.diagnostics),
-            };
-            if let Some((raw, node)) = parsed {
-                let (followup, set) = rules::check(&raw, &node, &tenant, &mut c);
-                entry.followup = followup;
-                entry.raw = Some(raw);
-                entry.node = Some(node);
-                globals_set.extend(set.into_iter().map(|g| g.name));
-                globals_read.extend(c.globals_read.drain(..).map(|g| (file.clone(), g)));
-            }
+        for mut c in checked {
             diagnostics.append(&mut c.diagnostics);
-            entries.push(entry);
+            globals_set.extend(c.globals_set);
+            globals_read.extend(c.globals_read.into_iter().map(|g| (c.entry.file.clone(), g)));
+            entries.push(c.entry);
         }
         let mut catalog = Catalog {
             dir: dir.to_path_buf(),
@@ -231,6 +236,43 @@ impl Catalog {
                 })
             })
             .or_else(|| self.entries.iter().find(|e| rules::stem(&e.file) == key))
+    }
+}
+
+/// One definition file checked on its own.
+struct Checked {
+    entry: Entry,
+    diagnostics: Vec<Diagnostic>,
+    globals_set: Vec<String>,
+    globals_read: Vec<GlobalUse>,
+}
+
+/// Reads (or takes `text` for) one definition and checks it against the tenant.
+fn check_file(file: &Path, text: Option<&str>, tenant: &Tenant) -> Checked {
+    let mut c = Checker::new(file);
+    let mut entry = Entry {
+        file: file.to_path_buf(),
+        raw: None,
+        followup: None,
+        node: None,
+    };
+    let parsed = match text {
+        Some(text) => parse_yaml::<Definition>(file, text, &mut c.diagnostics),
+        None => read_yaml::<Definition>(file, &mut c.diagnostics),
+    };
+    let mut globals_set = Vec::new();
+    if let Some((raw, node)) = parsed {
+        let (followup, set) = rules::check(&raw, &node, tenant, &mut c);
+        entry.followup = followup;
+        entry.raw = Some(raw);
+        entry.node = Some(node);
+        globals_set = set.into_iter().map(|g| g.name).collect();
+    }
+    Checked {
+        entry,
+        diagnostics: c.diagnostics,
+        globals_set,
+        globals_read: c.globals_read,
     }
 }
 

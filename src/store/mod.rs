@@ -56,7 +56,9 @@ pub struct FollowupState {
 impl Store {
     /// Opens (creating and migrating) the database for a pass.
     pub fn open(path: &Path) -> anyhow::Result<Store> {
-        let conn = Connection::open(path).map_err(|e| unusable(path, e))?;
+        // One connection, one thread: SQLite's own mutexes are not needed.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| unusable(path, e))?;
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
@@ -103,6 +105,8 @@ impl Store {
     }
 
     fn configure(&self) -> rusqlite::Result<()> {
+        // Every statement of a pass stays prepared.
+        self.conn.set_prepared_statement_cache_capacity(64);
         self.conn.busy_timeout(std::time::Duration::from_secs(10))?;
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
