@@ -1,4 +1,8 @@
 //! The one integration-test binary: it runs the built `followup` in temp
 //! dirs, against local servers, with injected time.
 
+mod bad_input;
+mod list;
+mod show;
 mod support;
+mod validate;
