@@ -3,6 +3,8 @@
 
 mod bad_input;
 mod list;
+mod schema;
+mod shipped;
 mod show;
 mod support;
 mod validate;
