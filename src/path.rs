@@ -25,12 +25,8 @@ enum Step {
 
 impl JsonPath {
     pub fn parse(source: &str) -> Result<JsonPath, String> {
-        let query = parse_json_path(source.trim()).map_err(|e| {
-            format!(
-                "`{source}` is not a JSONPath: {}",
-                first_line(&e.to_string())
-            )
-        })?;
+        let query = parse_json_path(source.trim())
+            .map_err(|e| parse_error(source.trim(), &e.to_string()))?;
         Ok(JsonPath::from_query(source, query))
     }
 
@@ -304,8 +300,38 @@ fn walk<'v>(steps: &[Step], value: &'v Value) -> Option<&'v Value> {
     })
 }
 
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or(s).trim()
+/// jsonpath-rust reports a syntax error as pest's multi-line picture
+/// (` --> 1:10`, the source, a caret, `= expected selector`); a diagnostic
+/// is one line, so keep the place and what was expected.
+fn parse_error(source: &str, report: &str) -> String {
+    if !source.starts_with('$') {
+        let example = if !source.is_empty()
+            && source
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            format!("`$.{source}`")
+        } else {
+            "`$.result[*]`".to_owned()
+        };
+        return format!("`{source}` is not a JSONPath: it must start with `$` (e.g. {example})");
+    }
+    let column = report
+        .split_once("--> ")
+        .and_then(|(_, rest)| rest.lines().next())
+        .and_then(|place| place.split_once(':'))
+        .map(|(_, column)| column.trim());
+    let expected = report.lines().find_map(|l| l.trim().strip_prefix("= "));
+    match (column, expected) {
+        (Some(column), Some(expected)) => format!(
+            "`{source}` is not a JSONPath: {} at character {column}",
+            expected.replace('_', " ")
+        ),
+        _ => format!(
+            "`{source}` is not a JSONPath: {}",
+            report.lines().next().unwrap_or(report).trim()
+        ),
+    }
 }
 
 /// The loop element: a path whose records are the items of an array.
@@ -460,10 +486,13 @@ mod tests {
             JsonPath::parse("$.result[*].n").unwrap().query(&v),
             vec![&json!(1), &json!(2)]
         );
-        assert!(
-            JsonPath::parse("$.result[")
-                .unwrap_err()
-                .contains("is not a JSONPath")
+        assert_eq!(
+            JsonPath::parse("$.result[").unwrap_err(),
+            "`$.result[` is not a JSONPath: expected selector at character 10"
+        );
+        assert_eq!(
+            JsonPath::parse("sys_id").unwrap_err(),
+            "`sys_id` is not a JSONPath: it must start with `$` (e.g. `$.sys_id`)"
         );
     }
 

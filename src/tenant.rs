@@ -24,6 +24,13 @@ pub struct Tenant {
     pub groups: BTreeMap<String, Vec<String>>,
     /// The file it was read from (none when there is no tenant file).
     pub file: Option<PathBuf>,
+    /// Every channel name written in tenant.yaml, valid or not: a definition
+    /// that names a broken channel is not told the channel is missing.
+    pub declared_channels: BTreeSet<String>,
+    /// Whether tenant.yaml could be read at all. When not, its own error
+    /// says why, and definitions are not checked against an empty tenant
+    /// (which would report every channel and group they name).
+    pub loaded: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -237,6 +244,8 @@ pub fn check(raw: TenantFile, node: &Node, c: &mut Checker) -> Tenant {
         users: raw.users,
         groups,
         file: Some(c.file.to_path_buf()),
+        declared_channels: raw.channels.keys().cloned().collect(),
+        loaded: true,
     }
 }
 
@@ -296,16 +305,16 @@ fn check_channel(name: &str, ch: &model::Channel, at: At, c: &mut Checker) -> Op
             c.error(
                 at,
                 "channel-key",
-                format!("a `{kind}` channel needs `{key}`"),
+                format!("{} `{kind}` channel needs `{key}`", article(kind)),
             );
         }
     }
     if ch.kind == ChannelKind::Slack && ch.webhook_url.is_some() == ch.bot_token.is_some() {
-        c.error(
-            at,
-            "channel-key",
-            "a `slack` channel needs exactly one of `webhook_url` (a room) and `bot_token` (direct messages)",
-        );
+        let message = "a `slack` channel needs exactly one of `webhook_url` (a room) and `bot_token` (direct messages)";
+        match at.present(&["webhook_url", "bot_token"])[..] {
+            [_, second] => c.key_error(at.key(second), "channel-key", message),
+            _ => c.error(at, "channel-key", message),
+        }
     }
 
     let setting = |key: &str, value: &Option<String>, c: &mut Checker| -> Option<Template> {
@@ -379,6 +388,15 @@ fn check_channel(name: &str, ch: &model::Channel, at: At, c: &mut Checker) -> Op
         rate,
         ca_file: ch.ca_file.as_deref().map(|p| c.resolve(p)),
     })
+}
+
+/// `a` or `an`, for the kinds of channel.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 /// Settings that hold a secret (or carry one in their URL).

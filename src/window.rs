@@ -21,21 +21,29 @@ pub struct Window {
 const DAY_NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
 
 impl Window {
-    pub fn new(days: &str, hours: &str, timezone: &str) -> Result<Window, WindowError> {
-        let days = parse_days(days).map_err(WindowError::Days)?;
-        let (start, end) = parse_hours(hours).map_err(WindowError::Hours)?;
+    /// A window from its three settings; every setting that is wrong is
+    /// reported, not only the first.
+    pub fn new(days: &str, hours: &str, timezone: &str) -> Result<Window, Vec<WindowError>> {
+        let days = parse_days(days).map_err(WindowError::Days);
+        let hours = parse_hours(hours).map_err(WindowError::Hours);
         let tz = TimeZone::get(timezone).map_err(|_| {
             WindowError::Timezone(format!(
                 "`{timezone}` is not an IANA time zone (e.g. `Europe/Lisbon`, `America/New_York`, `UTC`)"
             ))
-        })?;
-        Ok(Window {
-            days,
-            start,
-            end,
-            tz,
-            tz_name: timezone.to_owned(),
-        })
+        });
+        match (days, hours, tz) {
+            (Ok(days), Ok((start, end)), Ok(tz)) => Ok(Window {
+                days,
+                start,
+                end,
+                tz,
+                tz_name: timezone.to_owned(),
+            }),
+            (days, hours, tz) => Err([days.err(), hours.err(), tz.err()]
+                .into_iter()
+                .flatten()
+                .collect()),
+        }
     }
 
     /// Whether deliveries may go at `now`.
@@ -182,21 +190,30 @@ mod tests {
 
     #[test]
     fn bad_windows() {
+        let errors = |d, h, tz| Window::new(d, h, tz).unwrap_err();
         assert!(matches!(
-            Window::new("mon-fry", "08:00-18:00", "UTC"),
-            Err(WindowError::Days(_))
+            errors("mon-fry", "08:00-18:00", "UTC")[..],
+            [WindowError::Days(_)]
         ));
         assert!(matches!(
-            Window::new("daily", "8-18", "UTC"),
-            Err(WindowError::Hours(_))
+            errors("daily", "8-18", "UTC")[..],
+            [WindowError::Hours(_)]
         ));
         assert!(matches!(
-            Window::new("daily", "08:00-08:00", "UTC"),
-            Err(WindowError::Hours(_))
+            errors("daily", "08:00-08:00", "UTC")[..],
+            [WindowError::Hours(_)]
         ));
         assert!(matches!(
-            Window::new("daily", "08:00-18:00", "Mars/Olympus"),
-            Err(WindowError::Timezone(_))
+            errors("daily", "08:00-18:00", "Mars/Olympus")[..],
+            [WindowError::Timezone(_)]
+        ));
+        assert!(matches!(
+            errors("mon-fry", "8-18", "Mars/Olympus")[..],
+            [
+                WindowError::Days(_),
+                WindowError::Hours(_),
+                WindowError::Timezone(_)
+            ]
         ));
         assert_eq!(
             parse_days("sat,sun").unwrap(),

@@ -1,6 +1,6 @@
 //! `followup validate [PATH...]`
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -32,17 +32,31 @@ pub fn run(paths: &Paths, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
                 )));
             }
         }
-        let mut files: BTreeSet<PathBuf> = match load::definition_files(&dir, &tenant_file) {
-            Ok(files) => files.into_iter().collect(),
-            Err(_) => BTreeSet::new(),
-        };
-        files.extend(
-            asked
-                .iter()
-                .filter(|f| !is_tenant(f, &tenant_file))
-                .cloned(),
-        );
-        let files: Vec<PathBuf> = files.into_iter().collect();
+        let mut files = load::definition_files(&dir, &tenant_file).unwrap_or_default();
+        // A file of the directory asked for under another spelling
+        // (`./followups/a.yaml`) is read once, under the directory's.
+        let by_real_path: HashMap<PathBuf, &PathBuf> = files
+            .iter()
+            .filter_map(|f| Some((f.canonicalize().ok()?, f)))
+            .collect();
+        let asked: BTreeSet<PathBuf> = asked
+            .into_iter()
+            .map(
+                |a| match a.canonicalize().ok().and_then(|r| by_real_path.get(&r)) {
+                    Some(f) => (*f).clone(),
+                    None => a,
+                },
+            )
+            .collect();
+        // Files from outside the directory come after its own, so that a
+        // rule between two files (a name used twice) is reported on the
+        // file asked for.
+        let outside: Vec<PathBuf> = asked
+            .iter()
+            .filter(|f| !is_tenant(f, &tenant_file) && !files.contains(f))
+            .cloned()
+            .collect();
+        files.extend(outside);
         (
             Catalog::load_files(&dir, &tenant_file, &files)?,
             Some(asked),

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::definition::yaml::{Mark, Node};
+use crate::definition::yaml::{Mark, Node, Value};
 use crate::diagnostic::Diagnostic;
 use crate::path::JsonPath;
 use crate::template::{Scope, Template};
@@ -58,6 +58,19 @@ impl<'n> At<'n> {
                 Err(_) => self.key(&s),
             },
             None => self,
+        }
+    }
+
+    /// Which of `keys` this mapping holds, in the order of the file: where
+    /// only one may stand, the second is the one to point at.
+    pub fn present(self, keys: &[&str]) -> Vec<&'n str> {
+        match &self.node.value {
+            Value::Map(entries) => entries
+                .iter()
+                .filter(|e| keys.contains(&e.key.as_str()))
+                .map(|e| e.key.as_str())
+                .collect(),
+            _ => Vec::new(),
         }
     }
 
@@ -185,7 +198,7 @@ impl<'a> Checker<'a> {
                 self.error(
                     at,
                     "template",
-                    format!("bad template: {e} (at `{}`)", excerpt(source, e.offset)),
+                    format!("bad template: {e} (in `{}`)", excerpt(source, e.offset)),
                 );
                 return None;
             }
@@ -223,10 +236,9 @@ impl<'a> Checker<'a> {
                             .map(|n| format!("followup.{n}"))
                             .collect::<Vec<_>>()
                             .join(", "),
-                        crate::definition::yaml::did_you_mean(
-                            name,
-                            allowed.followup.iter().copied()
-                        )
+                        crate::definition::yaml::closest(name, allowed.followup.iter().copied())
+                            .map(|c| format!("; did you mean `followup.{c}`?"))
+                            .unwrap_or_default()
                     )),
                     Scope::Lookup if name != "value" => Some(format!(
                         "`@{{{}}}`: the lookup scope holds only `lookup.value`",
@@ -258,11 +270,16 @@ impl<'a> Checker<'a> {
     }
 }
 
+/// The insert that holds a template error, from its `@{` to its `}` (or
+/// the end), so that the message shows what the operator wrote.
 fn excerpt(source: &str, offset: usize) -> String {
-    let start = source[..offset.min(source.len())]
-        .char_indices()
-        .rev()
-        .nth(9)
-        .map_or(0, |(i, _)| i);
-    source[start..].chars().take(24).collect()
+    let before = source.get(..offset).unwrap_or(source);
+    let rest = &source[before.rfind("@{").unwrap_or(0)..];
+    let end = rest.find('}').map_or(rest.len(), |i| i + 1);
+    let insert = &rest[..end];
+    if insert.chars().count() > 40 {
+        insert.chars().take(39).chain(['…']).collect()
+    } else {
+        insert.to_owned()
+    }
 }

@@ -6,7 +6,6 @@ use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use serde::de::DeserializeOwned;
 
 use crate::definition::check::{Checker, GlobalUse};
@@ -15,6 +14,7 @@ use crate::definition::model::{Definition, TenantFile};
 use crate::definition::rules;
 use crate::definition::yaml::{self, Mark, Node};
 use crate::diagnostic::{self, Diagnostic};
+use crate::exit;
 use crate::tenant::{self, Tenant};
 
 /// The reserved file name of the tenant in a definitions directory.
@@ -105,10 +105,15 @@ impl Catalog {
         // Files are independent until the rules that span them: check them
         // on every core.
         let check = |file: &PathBuf| {
-            let text = overlay.iter().find(|(path, _)| path == file).map(|(_, t)| t.as_str());
+            let text = overlay
+                .iter()
+                .find(|(path, _)| path == file)
+                .map(|(_, t)| t.as_str());
             check_file(file, text, &tenant)
         };
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(8);
         let checked: Vec<Checked> = if files.len() < 16 || threads == 1 {
             files.iter().map(check).collect()
         } else {
@@ -130,7 +135,11 @@ impl Catalog {
         for mut c in checked {
             diagnostics.append(&mut c.diagnostics);
             globals_set.extend(c.globals_set);
-            globals_read.extend(c.globals_read.into_iter().map(|g| (c.entry.file.clone(), g)));
+            globals_read.extend(
+                c.globals_read
+                    .into_iter()
+                    .map(|g| (c.entry.file.clone(), g)),
+            );
             entries.push(c.entry);
         }
         let mut catalog = Catalog {
@@ -194,7 +203,8 @@ impl Catalog {
             }
         }
         for (file, global) in globals_read {
-            if self.tenant.attributes.contains_key(&global.name)
+            if !self.tenant.loaded
+                || self.tenant.attributes.contains_key(&global.name)
                 || globals_set.contains(&global.name)
             {
                 continue;
@@ -279,8 +289,20 @@ fn check_file(file: &Path, text: Option<&str>, tenant: &Tenant) -> Checked {
 /// The definition files of a directory: `*.yaml` and `*.yml` but the
 /// tenant, in name order.
 pub fn definition_files(dir: &Path, tenant_file: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let read = fs::read_dir(dir)
-        .with_context(|| format!("cannot read the definitions directory {}", dir.display()))?;
+    let read = fs::read_dir(dir).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            // A path that does not exist is bad usage, like an unknown flag.
+            exit::usage(format!(
+                "the definitions directory {} does not exist; give `--dir DIR` (or FOLLOWUP_DIR)",
+                dir.display()
+            ))
+        } else {
+            anyhow::Error::new(e).context(format!(
+                "cannot read the definitions directory {}",
+                dir.display()
+            ))
+        }
+    })?;
     // A tenant file inside the directory under another name is not a
     // definition either; paths are compared only when the names match.
     let tenant_name = tenant_file.file_name();
@@ -315,6 +337,15 @@ pub fn definition_files(dir: &Path, tenant_file: &Path) -> anyhow::Result<Vec<Pa
 }
 
 fn load_tenant(file: &Path, diagnostics: &mut Vec<Diagnostic>) -> (Tenant, bool) {
+    if !file.exists() {
+        diagnostics.push(Diagnostic::error(
+            file,
+            Mark { line: 1, column: 1 },
+            "tenant",
+            "tenant file not found: follow-ups need tenant.yaml (channels, users, groups, attributes); create it, or point `--tenant` at it",
+        ));
+        return (Tenant::empty(), false);
+    }
     let mut c = Checker::new(file);
     let result = read_yaml::<TenantFile>(file, &mut c.diagnostics)
         .map(|(raw, node)| tenant::check(raw, &node, &mut c));
@@ -402,6 +433,12 @@ pub fn read_text(file: &Path) -> Result<String, (Mark, String)> {
         ));
     }
     let bytes = fs::read(file).map_err(|e| (start, format!("cannot read the file: {e}")))?;
+    // A byte-order mark is allowed by YAML; left in, it would be read as
+    // part of the first key.
+    let bytes = bytes
+        .strip_prefix("\u{feff}".as_bytes())
+        .map(<[u8]>::to_vec)
+        .unwrap_or(bytes);
     String::from_utf8(bytes).map_err(|e| {
         let valid = e.utf8_error().valid_up_to();
         let text = String::from_utf8_lossy(&e.as_bytes()[..valid]).into_owned();

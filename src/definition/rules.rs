@@ -142,7 +142,11 @@ impl Rules<'_, '_, '_> {
                     ),
                 );
         }
-        let attempts = schedule.as_ref().map(|s| s.attempts);
+        // Rungs are checked against `attempts` as written, even when another
+        // part of `schedule` is wrong, so that one run shows every error.
+        let attempts = (1..=MAX_ATTEMPTS)
+            .contains(&raw.schedule.attempts)
+            .then_some(raw.schedule.attempts);
         let recipients = self.recipients(&raw.recipients, root.key("recipients"), attempts);
         let message = self.message(&raw.message, root.key("message"));
         let after_each_attempt =
@@ -331,13 +335,25 @@ impl Rules<'_, '_, '_> {
             .into_iter()
             .filter(|b| *b)
             .count();
-        if given != 1 {
-            let message = if given == 0 {
-                "an integration needs one of `request` (HTTP), `file` (a local JSON file) or `command` (argv)"
-            } else {
-                "an integration takes exactly one of `request`, `file` and `command`"
-            };
-            self.c.error(at, "integration-kind", message);
+        if given == 0 {
+            self.c.error(
+                at,
+                "integration-kind",
+                "an integration needs one of `request` (HTTP), `file` (a local JSON file) or `command` (argv)",
+            );
+            return None;
+        }
+        if given > 1 {
+            // Point at the kind that should not be there: the later one.
+            let kinds = at.present(&["request", "file", "command"]);
+            self.c.key_error(
+                at.key(kinds[1]),
+                "integration-kind",
+                format!(
+                    "an integration takes exactly one of `request`, `file` and `command`, not both `{}` and `{}`",
+                    kinds[0], kinds[1]
+                ),
+            );
             return None;
         }
         if timeout.is_some() && command.is_none() {
@@ -633,11 +649,11 @@ impl Rules<'_, '_, '_> {
             }
         }
         if raw.kind == K::Cursor && raw.param.is_some() == raw.body_path.is_some() {
-            self.c.error(
-                at,
-                "paginate",
-                "pagination type `cursor` needs exactly one of `param` (a query parameter) and `body_path` (a key of the POST body)",
-            );
+            let message = "pagination type `cursor` needs exactly one of `param` (a query parameter) and `body_path` (a key of the POST body)";
+            match at.present(&["param", "body_path"])[..] {
+                [_, second] => self.c.key_error(at.key(second), "paginate", message),
+                _ => self.c.error(at, "paginate", message),
+            }
             ok = false;
         }
         if raw.size == Some(0) {
@@ -745,7 +761,7 @@ impl Rules<'_, '_, '_> {
                     .error(at, "recipients", "a user or group value must not be empty");
                 ok = false;
             } else {
-                if groups && !self.tenant.groups.contains_key(value) {
+                if groups && self.tenant.loaded && !self.tenant.groups.contains_key(value) {
                     self.c.error(
                         at,
                         "unknown-group",
@@ -859,6 +875,10 @@ impl Rules<'_, '_, '_> {
     fn channel_name(&mut self, at: At, name: &str) -> Option<String> {
         if self.tenant.channels.contains_key(name) {
             return Some(name.to_owned());
+        }
+        if !self.tenant.loaded || self.tenant.declared_channels.contains(name) {
+            // tenant.yaml's own errors say what is wrong with it.
+            return None;
         }
         let defined: Vec<&str> = self.tenant.channels.keys().map(String::as_str).collect();
         self.c.error(
@@ -1024,13 +1044,15 @@ impl Rules<'_, '_, '_> {
                 let at = at.key("window");
                 match Window::new(&w.days, &w.hours, &w.timezone) {
                     Ok(window) => Some(window),
-                    Err(e) => {
-                        let (key, message) = match e {
-                            WindowError::Days(m) => ("days", m),
-                            WindowError::Hours(m) => ("hours", m),
-                            WindowError::Timezone(m) => ("timezone", m),
-                        };
-                        self.c.error(at.key(key), "window", message);
+                    Err(errors) => {
+                        for e in errors {
+                            let (key, message) = match e {
+                                WindowError::Days(m) => ("days", m),
+                                WindowError::Hours(m) => ("hours", m),
+                                WindowError::Timezone(m) => ("timezone", m),
+                            };
+                            self.c.error(at.key(key), "window", message);
+                        }
                         return None;
                     }
                 }
@@ -1104,11 +1126,19 @@ impl Rules<'_, '_, '_> {
             (None, Some(integration)) => self
                 .integration(integration, at.key("integration"), 0, ACTION, false)
                 .map(|i| Action::Integration(Box::new(i))),
-            _ => {
+            (Some(_), Some(_)) => {
+                self.c.key_error(
+                    at.key(at.present(&["set", "integration"])[1]),
+                    "action",
+                    "an action takes exactly one of `set` and `integration`, not both",
+                );
+                None
+            }
+            (None, None) => {
                 self.c.error(
                     at,
                     "action",
-                    "an action takes exactly one of `set` and `integration`",
+                    "an action takes one of `set` and `integration`",
                 );
                 None
             }

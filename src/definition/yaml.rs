@@ -141,15 +141,17 @@ impl Node {
         }
     }
 
-    fn describe(&self) -> &'static str {
+    /// What a value is, for "expected ..., found ..." messages; a number or
+    /// boolean is shown as written, since its value is usually the mistake.
+    fn describe(&self) -> String {
         match &self.value {
-            Value::Null => "nothing",
-            Value::Bool(_) => "a boolean",
-            Value::Int(_) => "an integer",
-            Value::Float(_) => "a number",
-            Value::Str { .. } => "a string",
-            Value::Seq(_) => "a list",
-            Value::Map(_) => "a mapping",
+            Value::Null => "nothing".into(),
+            Value::Bool(b) => format!("`{b}`"),
+            Value::Int(i) => format!("`{i}`"),
+            Value::Float(f) => format!("`{f}`"),
+            Value::Str { .. } => "a string".into(),
+            Value::Seq(_) => "a list".into(),
+            Value::Map(_) => "a mapping".into(),
         }
     }
 
@@ -397,9 +399,15 @@ impl Builder {
     fn run(mut self, text: &str) -> Result<Node, YamlError> {
         let mut parser = Parser::new_from_str(text);
         loop {
-            let (event, marker) = parser
-                .next_token()
-                .map_err(|e| YamlError::new(Mark::from_marker(*e.marker()), e.info()))?;
+            let (event, marker) = parser.next_token().map_err(|e| {
+                // The scanner reads flow collections (`[[[...`) ahead of the
+                // events and stops at 256 levels with its own words.
+                let message = match e.info() {
+                    "recursion limit exceeded" => format!("nesting deeper than {MAX_DEPTH} levels"),
+                    info => info.to_owned(),
+                };
+                YamlError::new(Mark::from_marker(*e.marker()), message)
+            })?;
             let mark = Mark::from_marker(marker);
             match event {
                 Event::StreamEnd => break,
@@ -692,15 +700,20 @@ fn one_of(expected: &[&str]) -> String {
 
 /// `; did you mean `every`?` when a candidate is close enough to be a typo.
 pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    let best = candidates
+    match closest(word, candidates) {
+        Some(c) => format!("; did you mean `{c}`?"),
+        None => String::new(),
+    }
+}
+
+/// The candidate close enough to `word` to be what was meant, if any.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
         .into_iter()
         .map(|c| (edit_distance(word, c), c))
         .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
-        .min_by_key(|(d, _)| *d);
-    match best {
-        Some((_, c)) => format!("; did you mean `{c}`?"),
-        None => String::new(),
-    }
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
 }
 
 /// Levenshtein distance, case-insensitive.
@@ -867,8 +880,9 @@ impl<'de, 'a> de::Deserializer<'de> for NodeDe<'a> {
     checked_any! {
         "true or false", |v| matches!(v, Value::Bool(_)) => deserialize_bool;
         "a whole number", |v| matches!(v, Value::Int(_)) => deserialize_i8 deserialize_i16
-            deserialize_i32 deserialize_i64 deserialize_u8 deserialize_u16 deserialize_u32
-            deserialize_u64;
+            deserialize_i32 deserialize_i64;
+        "a whole number, 0 or more", |v| matches!(v, Value::Int(i) if *i >= 0) => deserialize_u8
+            deserialize_u16 deserialize_u32 deserialize_u64;
         "a number", |v| matches!(v, Value::Int(_) | Value::Float(_)) => deserialize_f32 deserialize_f64;
         "anything", |_v| true => deserialize_char deserialize_bytes deserialize_byte_buf
             deserialize_unit deserialize_identifier;
@@ -1049,16 +1063,12 @@ mod tests {
             vec![(
                 4,
                 18,
-                "polling.resolve_after: expected a whole number, found a list".into()
+                "polling.resolve_after: expected a whole number, 0 or more, found a list".into()
             )]
         );
         assert_eq!(
             problems("id: a\npolling: 5\n"),
-            vec![(
-                2,
-                10,
-                "polling: expected a mapping, found an integer".into()
-            )]
+            vec![(2, 10, "polling: expected a mapping, found `5`".into())]
         );
     }
 

@@ -57,7 +57,9 @@ impl Store {
     /// Opens (creating and migrating) the database for a pass.
     pub fn open(path: &Path) -> anyhow::Result<Store> {
         // One connection, one thread: SQLite's own mutexes are not needed.
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| unusable(path, e))?;
         let mut store = Store {
             conn,

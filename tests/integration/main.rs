@@ -1,5 +1,11 @@
 //! The one integration-test binary: it runs the built `followup` in temp
 //! dirs, against local servers, with injected time.
 
+mod bad_input;
 mod bundle;
+mod list;
+mod schema;
+mod shipped;
+mod show;
 mod support;
+mod validate;
