@@ -70,14 +70,33 @@ impl Store {
         Ok(store)
     }
 
-    /// Opens an existing database without writing anything, not even a
-    /// lock or WAL index (for `--dry-run` and the reporting commands).
-    /// `None` when there is no database yet.
+    /// Opens an existing database for reading (the reporting commands).
+    /// While a WAL exists (a pass runs, or one crashed) it is read too;
+    /// otherwise the file is opened as it is, so that reading leaves no
+    /// WAL files behind. `None` when there is no database yet.
     pub fn open_read_only(path: &Path) -> anyhow::Result<Option<Store>> {
+        let mut wal = path.as_os_str().to_owned();
+        wal.push("-wal");
+        if Path::new(&wal).exists() {
+            Store::open_reader(path, "mode=ro")
+        } else {
+            Store::open_untouched(path)
+        }
+    }
+
+    /// Opens an existing database without writing any file, not even the
+    /// WAL index (for `--dry-run`): it sees what the last finished pass
+    /// wrote (each pass checkpoints at its end), not what a crashed one left
+    /// in the WAL.
+    fn open_untouched(path: &Path) -> anyhow::Result<Option<Store>> {
+        Store::open_reader(path, "mode=ro&immutable=1")
+    }
+
+    fn open_reader(path: &Path, mode: &str) -> anyhow::Result<Option<Store>> {
         if !path.exists() {
             return Ok(None);
         }
-        let uri = format!("file:{}?mode=ro&immutable=1", percent_path(path));
+        let uri = format!("file:{}?{mode}", percent_path(path));
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
@@ -93,7 +112,7 @@ impl Store {
     /// run: the whole pass runs against it and nothing reaches the disk.
     pub fn in_memory_copy(path: &Path) -> anyhow::Result<Store> {
         let mut conn = Connection::open_in_memory()?;
-        if let Some(source) = Store::open_read_only(path)? {
+        if let Some(source) = Store::open_untouched(path)? {
             let backup = rusqlite::backup::Backup::new(&source.conn, &mut conn)?;
             backup
                 .run_to_completion(1024, std::time::Duration::ZERO, None)

@@ -4,6 +4,7 @@
 mod bad_input;
 mod bundle;
 mod list;
+mod pass;
 mod schema;
 mod shipped;
 mod show;

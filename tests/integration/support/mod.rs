@@ -153,7 +153,7 @@ impl Cmd<'_> {
         self
     }
 
-    pub fn run(self) -> Output {
+    fn command(&self) -> Command {
         let mut command = Command::new(BIN);
         command
             .args(&self.args)
@@ -170,7 +170,22 @@ impl Cmd<'_> {
             command.env("PATH", path);
         }
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
-        let mut child = command
+        command
+    }
+
+    /// Starts the run and returns at once, for tests that act on a running
+    /// pass (kill it, overlap it). Output is not collected.
+    pub fn spawn(self) -> std::process::Child {
+        let mut command = self.command();
+        command.stdout(Stdio::null()).stderr(Stdio::null());
+        command
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {BIN}: {e}"))
+    }
+
+    pub fn run(self) -> Output {
+        let mut child = self
+            .command()
             .spawn()
             .unwrap_or_else(|e| panic!("start {BIN}: {e}"));
 
