@@ -9,14 +9,17 @@ use serde_json::Value;
 use super::{CHANNEL_STRIKES, FollowupReport, Pass};
 use crate::channel::{Channel, Outcome, Outgoing};
 use crate::definition::followup::Followup;
-use crate::store::{Delivery, DeliveryState, Event, EventKind};
+use crate::store::{Delivery, DeliveryState, Event, EventKind, Store};
 
-/// Sends a pending delivery; returns its state afterwards.
+/// Sends a pending delivery; returns its state afterwards. With `closes`,
+/// a delivery that ends (delivered or failed) also closes its attempt, in
+/// the same transaction.
 pub fn send(
     pass: &mut Pass,
     f: &Followup,
     d: &Delivery,
     report: &mut FollowupReport,
+    closes: bool,
 ) -> anyhow::Result<DeliveryState> {
     let now = pass.now;
     let event = |kind: EventKind| {
@@ -93,9 +96,35 @@ pub fn send(
         store.add_event(&match detail {
             Some(detail) => e.detail(detail),
             None => e,
-        })
+        })?;
+        if closes && state != DeliveryState::Pending {
+            close_attempt(store, f, &d.record_id, d.cycle, d.attempt, now)?;
+        }
+        Ok(())
     })?;
     Ok(state)
+}
+
+/// Closes an attempt with its event (inside the caller's transaction).
+pub fn close_attempt(
+    store: &Store,
+    f: &Followup,
+    record_id: &str,
+    cycle: i64,
+    attempt: i64,
+    now: i64,
+) -> anyhow::Result<()> {
+    let delivered = store.delivered_count(&f.id, record_id, cycle, attempt)?;
+    let total = store
+        .attempt_deliveries(&f.id, record_id, cycle, attempt)?
+        .len();
+    store.close_attempt(&f.id, record_id, cycle, attempt, now)?;
+    store.add_event(
+        &Event::new(EventKind::AttemptClosed, now, &f.id)
+            .record(record_id, cycle)
+            .attempt(attempt)
+            .detail(format!("{delivered} of {total} delivered")),
+    )
 }
 
 /// `--dry-run`'s channel: prints what would be sent, sends nothing.

@@ -13,7 +13,9 @@ use crate::channel;
 use crate::definition::followup::Followup;
 use crate::message;
 use crate::recipients::{self, merged};
-use crate::store::{DeliveryState, Event, EventKind, NewDelivery, Record, RecordState, Seconds};
+use crate::store::{
+    Delivery, DeliveryState, Event, EventKind, NewDelivery, Record, RecordState, Seconds,
+};
 use crate::template::Scopes;
 
 pub fn notify(
@@ -66,29 +68,15 @@ pub fn notify(
         if !in_window || pass.out_of_time() {
             continue;
         }
-        let pending = pass
-            .store
-            .attempt_deliveries(&f.id, &record.id, record.cycle, open.attempt)?
-            .into_iter()
-            .filter(|d| d.state == DeliveryState::Pending);
-        let mut still_pending = 0;
-        for delivery in pending {
-            sends += 1;
-            if deliver::send(pass, f, &delivery, report)? == DeliveryState::Pending {
-                still_pending += 1;
-            }
-        }
-        if still_pending == 0 {
-            close(
-                pass,
-                f,
-                &record.id,
-                record.cycle,
-                open.attempt,
-                None,
-                Some(locals),
-            )?;
-        }
+        sends += send_attempt(
+            pass,
+            f,
+            &record.id,
+            record.cycle,
+            open.attempt,
+            locals,
+            report,
+        )?;
     }
 
     for record in pass.store.spent_records(&f.id, max, due_line)? {
@@ -135,28 +123,49 @@ pub fn notify(
         return pass
             .event(Event::new(EventKind::NotificationDeferred, pass.now, &f.id).detail(detail));
     }
-    for (i, record) in due.iter().enumerate() {
-        let budget_spent = f
-            .schedule
-            .max_sends_per_pass
-            .is_some_and(|max| sends >= max);
-        if budget_spent || pass.out_of_time() {
-            let why = if budget_spent {
-                "`max_sends_per_pass` reached"
-            } else {
-                "`--max-duration` reached"
-            };
+    // Attempts are stored in batches (one transaction each), then sent one
+    // delivery at a time, each marked as it ends: a crash repeats at most
+    // the delivery in flight, and loses no attempt (stored ones are sent by
+    // the next pass).
+    let mut waiting = due.len();
+    for batch in due.chunks(BATCH) {
+        let mut prepared = Vec::with_capacity(batch.len());
+        let mut stop = None;
+        for record in batch {
+            let budget_spent = f
+                .schedule
+                .max_sends_per_pass
+                .is_some_and(|max| sends >= max);
+            if budget_spent || pass.out_of_time() {
+                stop = Some(if budget_spent {
+                    "`max_sends_per_pass` reached"
+                } else {
+                    "`--max-duration` reached"
+                });
+                break;
+            }
+            let attempt = prepare_attempt(pass, f, record, locals)?;
+            sends += attempt.pending() as u32;
+            prepared.push(attempt);
+        }
+        store_attempts(pass, f, &prepared, report)?;
+        waiting -= prepared.len();
+        for a in &prepared {
+            send_attempt(pass, f, &a.record_id, a.cycle, a.attempt, &a.locals, report)?;
+        }
+        if let Some(why) = stop {
             return pass.event(
                 Event::new(EventKind::NotificationDeferred, pass.now, &f.id).detail(format!(
-                    "{why}: {} due records wait for the next pass",
-                    due.len() - i
+                    "{why}: {waiting} due records wait for the next pass"
                 )),
             );
         }
-        sends += start_attempt(pass, f, record, locals, report)?;
     }
     Ok(())
 }
+
+/// How many attempts are stored in one transaction.
+const BATCH: usize = 64;
 
 /// `followup.*` for templates.
 fn followup_scope(f: &Followup, record: &Record, attempt: i64) -> Value {
@@ -172,15 +181,34 @@ fn followup_scope(f: &Followup, record: &Record, attempt: i64) -> Value {
     })
 }
 
-/// Starts the record's next attempt: resolves and stores its targets,
-/// counts it at once, then sends. Returns the number of deliveries tried.
-fn start_attempt(
+/// An attempt resolved and rendered, not yet stored.
+struct Prepared {
+    record_id: String,
+    cycle: i64,
+    attempt: i64,
+    deliveries: Vec<NewDelivery>,
+    events: Vec<Event>,
+    /// The record's locals: the pass's and its lookups'.
+    locals: Value,
+}
+
+impl Prepared {
+    fn pending(&self) -> usize {
+        self.deliveries
+            .iter()
+            .filter(|d| d.state == DeliveryState::Pending)
+            .count()
+    }
+}
+
+/// Resolves the targets of the record's next attempt and renders what each
+/// is sent.
+fn prepare_attempt(
     pass: &mut Pass,
     f: &Followup,
     record: &Record,
     locals: &Value,
-    report: &mut FollowupReport,
-) -> anyhow::Result<u32> {
+) -> anyhow::Result<Prepared> {
     let attempt = record.attempts + 1;
     let scope = followup_scope(f, record, attempt);
     let resolution = recipients::resolve(
@@ -273,56 +301,91 @@ fn start_attempt(
                 .detail("the record names no recipient: nobody was told"),
         );
     }
-    pass.store.atomically(|store| {
-        store.start_attempt(
-            &f.id,
-            &record.id,
-            record.cycle,
-            attempt,
-            &deliveries,
-            pass.now,
-        )?;
-        store.count_attempt(&f.id, &record.id, attempt, pass.now)?;
-        store.add_event(&event(EventKind::AttemptStarted).detail(format!(
+    events.insert(
+        0,
+        event(EventKind::AttemptStarted).detail(format!(
             "attempt {attempt} of {}: {} deliver{}",
             f.schedule.attempts,
             deliveries.len(),
             if deliveries.len() == 1 { "y" } else { "ies" }
-        )))?;
-        events.iter().try_for_each(|e| store.add_event(e))
+        )),
+    );
+    Ok(Prepared {
+        record_id: record.id.clone(),
+        cycle: record.cycle,
+        attempt,
+        deliveries,
+        events,
+        locals: record_locals,
+    })
+}
+
+/// Stores attempts with their deliveries, each counted at once.
+fn store_attempts(
+    pass: &Pass,
+    f: &Followup,
+    attempts: &[Prepared],
+    report: &mut FollowupReport,
+) -> anyhow::Result<()> {
+    pass.store.atomically(|store| {
+        for a in attempts {
+            store.start_attempt(
+                &f.id,
+                &a.record_id,
+                a.cycle,
+                a.attempt,
+                &a.deliveries,
+                pass.now,
+            )?;
+            store.count_attempt(&f.id, &a.record_id, a.attempt, pass.now)?;
+            a.events.iter().try_for_each(|e| store.add_event(e))?;
+        }
+        Ok(())
     })?;
-    report.attempts += 1;
-    report.failed += deliveries
+    report.attempts += attempts.len();
+    report.failed += attempts
         .iter()
+        .flat_map(|a| &a.deliveries)
         .filter(|d| d.state == DeliveryState::Failed)
         .count();
+    Ok(())
+}
 
-    let mut tried = 0;
-    let mut pending = 0;
-    for stored in pass
+/// Sends a stored attempt's pending deliveries; the attempt closes with
+/// the last one unless one is left pending. Returns how many were tried.
+fn send_attempt(
+    pass: &mut Pass,
+    f: &Followup,
+    record_id: &str,
+    cycle: i64,
+    attempt: i64,
+    locals: &Value,
+    report: &mut FollowupReport,
+) -> anyhow::Result<u32> {
+    let pending: Vec<Delivery> = pass
         .store
-        .attempt_deliveries(&f.id, &record.id, record.cycle, attempt)?
-    {
-        if stored.state != DeliveryState::Pending {
-            continue;
-        }
-        tried += 1;
-        if deliver::send(pass, f, &stored, report)? == DeliveryState::Pending {
-            pending += 1;
+        .attempt_deliveries(&f.id, record_id, cycle, attempt)?
+        .into_iter()
+        .filter(|d| d.state == DeliveryState::Pending)
+        .collect();
+    if pending.is_empty() {
+        close(pass, f, record_id, cycle, attempt, None, Some(locals))?;
+        return Ok(0);
+    }
+    let mut left_pending = 0;
+    let mut closed = false;
+    for (i, delivery) in pending.iter().enumerate() {
+        let last = i + 1 == pending.len();
+        let closes = last && left_pending == 0;
+        match deliver::send(pass, f, delivery, report, closes)? {
+            DeliveryState::Pending => left_pending += 1,
+            _ => closed = closes,
         }
     }
-    if pending == 0 {
-        close(
-            pass,
-            f,
-            &record.id,
-            record.cycle,
-            attempt,
-            None,
-            Some(&record_locals),
-        )?;
+    if closed {
+        after_each_attempt(pass, f, record_id, attempt, locals)?;
     }
-    Ok(tried)
+    Ok(pending.len() as u32)
 }
 
 /// Closes an attempt: pending deliveries fail with `give_up`'s reason;
@@ -359,33 +422,40 @@ fn close(
                 _ => {}
             }
         }
-        store.close_attempt(&f.id, record_id, cycle, attempt, pass.now)?;
-        store.add_event(
-            &Event::new(EventKind::AttemptClosed, pass.now, &f.id)
-                .record(record_id, cycle)
-                .attempt(attempt)
-                .detail(format!("{delivered} of {} delivered", deliveries.len())),
-        )
+        let _ = delivered;
+        deliver::close_attempt(store, f, record_id, cycle, attempt, pass.now)
     })?;
-    if let Some(locals) = locals.filter(|_| !f.after_each_attempt.is_empty())
-        && let Some(record) = pass.store.record(&f.id, record_id)?
-    {
-        let scope = followup_scope(f, &record, attempt);
-        let recipients: Vec<Value> = deliveries
-            .iter()
-            .filter_map(|d| serde_json::from_str(&d.recipient).ok())
-            .collect();
-        actions::run(
-            pass,
-            f,
-            "after_each_attempt",
-            &f.after_each_attempt,
-            &scope,
-            locals,
-            &recipients,
-        )?;
+    match locals {
+        Some(locals) => after_each_attempt(pass, f, record_id, attempt, locals),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// Runs `after_each_attempt` for an attempt that closed.
+fn after_each_attempt(
+    pass: &mut Pass,
+    f: &Followup,
+    record_id: &str,
+    attempt: i64,
+    locals: &Value,
+) -> anyhow::Result<()> {
+    if f.after_each_attempt.is_empty() {
+        return Ok(());
+    }
+    let Some(record) = pass.store.record(&f.id, record_id)? else {
+        return Ok(());
+    };
+    let scope = followup_scope(f, &record, attempt);
+    let recipients = attempt_recipients(pass, f, record_id, record.cycle, attempt)?;
+    actions::run(
+        pass,
+        f,
+        "after_each_attempt",
+        &f.after_each_attempt,
+        &scope,
+        locals,
+        &recipients,
+    )
 }
 
 /// The recipients of an attempt, from its stored deliveries.

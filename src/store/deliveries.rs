@@ -211,6 +211,23 @@ impl Store {
         Ok(())
     }
 
+    /// How many of an attempt's deliveries were delivered.
+    pub fn delivered_count(
+        &self,
+        followup: &str,
+        record_id: &str,
+        cycle: i64,
+        attempt: i64,
+    ) -> anyhow::Result<i64> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*) FROM deliveries
+                 WHERE followup = ?1 AND record_id = ?2 AND cycle = ?3 AND attempt = ?4 AND state = 'delivered'",
+            )?
+            .query_row(params![followup, record_id, cycle, attempt], |row| row.get(0))?)
+    }
+
     /// When an attempt closed, if it has.
     pub fn attempt_closed_at(
         &self,
