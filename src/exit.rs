@@ -1,7 +1,6 @@
 //! Exit statuses (DESIGN.md, "The commands") and the errors that carry one.
+//! Success is 0 (`ExitCode::SUCCESS`).
 
-/// Every due follow-up polled; the command did what was asked.
-pub const SUCCESS: u8 = 0;
 /// A failure the output names: an invalid definition, a failed poll.
 pub const FAILURE: u8 = 1;
 /// Bad usage: unknown flags, a missing argument, an unknown follow-up.

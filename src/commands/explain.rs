@@ -56,8 +56,9 @@ pub fn run(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         max.map(|m| format!(" of {m}")).unwrap_or_default()
     )?;
     writeln!(out, "  opened:    {}", format_seconds(record.opened_at))?;
+    writeln!(out, "  changed:   {}", format_seconds(record.changed_at))?;
     if let Some(at) = record.last_attempt_at {
-        writeln!(out, "  last attempt: {}", format_seconds(at))?;
+        writeln!(out, "  attempted: {}", format_seconds(at))?;
     }
     match state.last_poll_at {
         Some(at) => writeln!(
@@ -88,13 +89,14 @@ pub fn run(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         for d in &deliveries {
             writeln!(
                 out,
-                "    cycle {} attempt {}: {} to {} on {}: {} after {} tr{}{}",
+                "    cycle {} attempt {}: {} to {} on {}: {} at {} after {} tr{}{}",
                 d.cycle,
                 d.attempt,
                 d.id,
                 d.target,
                 d.channel,
                 d.state.as_str(),
+                format_seconds(d.updated_at),
                 d.tries,
                 if d.tries == 1 { "y" } else { "ies" },
                 d.detail

@@ -78,6 +78,10 @@ pub enum Failure {
 
 impl Failure {
     /// Worth trying again later: no response, 429 or 5xx.
+    #[allow(
+        dead_code,
+        reason = "for the HTTP channels (Slack, Teams, Google Chat, webhooks), which come with their own issue"
+    )]
     pub fn is_transient(&self) -> bool {
         match self {
             Failure::Send(e) => e.is_transient(),
@@ -89,6 +93,10 @@ impl Failure {
 }
 
 impl IntegrationError {
+    #[allow(
+        dead_code,
+        reason = "for the HTTP channels (Slack, Teams, Google Chat, webhooks), which come with their own issue"
+    )]
     pub fn is_transient(&self) -> bool {
         self.failure.is_transient()
     }

@@ -43,6 +43,10 @@ impl Http {
         }
     }
 
+    #[allow(
+        dead_code,
+        reason = "for the HTTP channels (Slack, Teams, Google Chat, webhooks), which come with their own issue"
+    )]
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
     }
@@ -171,6 +175,10 @@ impl Outgoing {
         self
     }
 
+    #[allow(
+        dead_code,
+        reason = "for the HTTP channels (Slack, Teams, Google Chat, webhooks), which come with their own issue"
+    )]
     pub fn body(mut self, body: Vec<u8>) -> Outgoing {
         self.body = Some(body);
         self
@@ -198,6 +206,10 @@ impl Incoming {
     }
 
     /// The first header named `name` (case-insensitive).
+    #[allow(
+        dead_code,
+        reason = "for the HTTP channels (Slack, Teams, Google Chat, webhooks), which come with their own issue"
+    )]
     pub fn header<'a>(&'a self, name: &'a str) -> Option<&'a str> {
         self.headers_named(name).next()
     }
@@ -211,11 +223,19 @@ impl Incoming {
     }
 
     /// How long `Retry-After` asks to wait, now.
+    #[allow(
+        dead_code,
+        reason = "for the HTTP channels (Slack, Teams, Google Chat, webhooks), which come with their own issue"
+    )]
     pub fn retry_after(&self) -> Option<Duration> {
         parse_retry_after(self.header("retry-after")?, SystemTime::now())
     }
 
     /// `503 Service Unavailable`.
+    #[allow(
+        dead_code,
+        reason = "for the HTTP channels (Slack, Teams, Google Chat, webhooks), which come with their own issue"
+    )]
     pub fn status_line(&self) -> String {
         status_line(self.status)
     }
@@ -259,6 +279,10 @@ pub enum SendError {
 impl SendError {
     /// Worth trying again later (DESIGN.md, "Responses": timeouts and
     /// connection errors are transient).
+    #[allow(
+        dead_code,
+        reason = "for the HTTP channels (Slack, Teams, Google Chat, webhooks), which come with their own issue"
+    )]
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
@@ -471,6 +495,10 @@ fn from_ureq(e: &ureq::Error, limits: Limits) -> SendError {
 /// (IMF-fixdate, or the obsolete RFC 850 and asctime forms) turned into the
 /// time left from `now`; a date in the past is zero. `None` when it is
 /// neither.
+#[allow(
+    dead_code,
+    reason = "for the HTTP channels (Slack, Teams, Google Chat, webhooks), which come with their own issue"
+)]
 pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
@@ -484,6 +512,10 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 }
 
 /// An HTTP-date, in any of the three forms a recipient must accept.
+#[allow(
+    dead_code,
+    reason = "for the HTTP channels (Slack, Teams, Google Chat, webhooks), which come with their own issue"
+)]
 fn parse_http_date(value: &str) -> Option<jiff::Timestamp> {
     const FORMATS: [&str; 3] = [
         "%a, %d %b %Y %H:%M:%S GMT", // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT

@@ -48,7 +48,6 @@ pub struct NewDelivery {
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub id: String,
-    pub followup: String,
     pub record_id: String,
     pub cycle: i64,
     pub attempt: i64,
@@ -68,7 +67,6 @@ fn delivery_row(row: &rusqlite::Row) -> rusqlite::Result<Delivery> {
     let state: String = row.get(9)?;
     Ok(Delivery {
         id: row.get(0)?,
-        followup: row.get(1)?,
         record_id: row.get(2)?,
         cycle: row.get(3)?,
         attempt: row.get(4)?,
@@ -226,24 +224,5 @@ impl Store {
                  WHERE followup = ?1 AND record_id = ?2 AND cycle = ?3 AND attempt = ?4 AND state = 'delivered'",
             )?
             .query_row(params![followup, record_id, cycle, attempt], |row| row.get(0))?)
-    }
-
-    /// When an attempt closed, if it has.
-    pub fn attempt_closed_at(
-        &self,
-        followup: &str,
-        record_id: &str,
-        cycle: i64,
-        attempt: i64,
-    ) -> anyhow::Result<Option<Seconds>> {
-        use rusqlite::OptionalExtension;
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT closed_at FROM attempts WHERE followup = ?1 AND record_id = ?2 AND cycle = ?3 AND attempt = ?4",
-            )?
-            .query_row(params![followup, record_id, cycle, attempt], |row| row.get(0))
-            .optional()?
-            .flatten())
     }
 }

@@ -69,10 +69,6 @@ impl EventKind {
             EventKind::ActionFailed => "action.failed",
         }
     }
-
-    pub fn parse(s: &str) -> Option<EventKind> {
-        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
-    }
 }
 
 /// One event. `at` is seconds since the epoch.

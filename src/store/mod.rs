@@ -8,7 +8,7 @@
 //! `synchronous=NORMAL`; every step that changes state runs in one
 //! transaction with its events ([`Store::atomically`]).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -31,7 +31,6 @@ pub type Seconds = i64;
 
 pub struct Store {
     conn: Connection,
-    path: PathBuf,
 }
 
 /// What the store keeps of one follow-up between passes.
@@ -61,10 +60,7 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| unusable(path, e))?;
-        let mut store = Store {
-            conn,
-            path: path.to_path_buf(),
-        };
+        let mut store = Store { conn };
         store.configure().map_err(|e| unusable(path, e))?;
         schema::migrate(&mut store.conn, path)?;
         Ok(store)
@@ -102,10 +98,7 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(uri, flags).map_err(|e| unusable(path, e))?;
         schema::check_version(&conn, path)?;
-        Ok(Some(Store {
-            conn,
-            path: path.to_path_buf(),
-        }))
+        Ok(Some(Store { conn }))
     }
 
     /// An in-memory copy of the database (or a new empty one), for a dry
@@ -119,10 +112,7 @@ impl Store {
                 .map_err(|e| unusable(path, e))?;
         }
         schema::migrate(&mut conn, path)?;
-        Ok(Store {
-            conn,
-            path: path.to_path_buf(),
-        })
+        Ok(Store { conn })
     }
 
     fn configure(&self) -> rusqlite::Result<()> {
@@ -138,10 +128,6 @@ impl Store {
             .pragma_update(None, "wal_autocheckpoint", 10_000)?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
         Ok(())
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     /// Runs `f` in one transaction: all of it is stored, or none.

@@ -69,7 +69,6 @@ pub struct Polled {
 /// A stored record.
 #[derive(Debug, Clone)]
 pub struct Record {
-    pub followup: String,
     pub id: String,
     pub cycle: i64,
     pub state: RecordState,
@@ -81,21 +80,21 @@ pub struct Record {
     pub data: String,
 }
 
-const RECORD_COLUMNS: &str = "followup, record_id, cycle, state, attempts, last_attempt_at, opened_at, changed_at, absent, data";
+const RECORD_COLUMNS: &str =
+    "record_id, cycle, state, attempts, last_attempt_at, opened_at, changed_at, absent, data";
 
 fn record_row(row: &rusqlite::Row) -> rusqlite::Result<Record> {
-    let state: String = row.get(3)?;
+    let state: String = row.get(2)?;
     Ok(Record {
-        followup: row.get(0)?,
-        id: row.get(1)?,
-        cycle: row.get(2)?,
+        id: row.get(0)?,
+        cycle: row.get(1)?,
         state: RecordState::parse(&state),
-        attempts: row.get(4)?,
-        last_attempt_at: row.get(5)?,
-        opened_at: row.get(6)?,
-        changed_at: row.get(7)?,
-        absent: row.get(8)?,
-        data: row.get(9)?,
+        attempts: row.get(3)?,
+        last_attempt_at: row.get(4)?,
+        opened_at: row.get(5)?,
+        changed_at: row.get(6)?,
+        absent: row.get(7)?,
+        data: row.get(8)?,
     })
 }
 
