@@ -923,13 +923,18 @@ fn a_killed_pass_loses_no_attempt_and_repeats_at_most_what_was_in_flight() {
     );
     // No attempt was lost or counted twice.
     let explain = t
-        .run(&["explain", "approvals", "a1"])
-        .assert_status(0)
-        .stdout
-        .clone();
+        .cmd(&["explain", "approvals", "a1"])
+        .now("2026-01-05T09:05:00Z")
+        .run();
+    let explain = &explain.assert_status(0).stdout;
     assert!(explain.contains("attempts:  1 of 3"), "{explain}");
+    // The delivery in flight was tried once: by the pass that completed it.
     assert!(
-        explain.contains("delivered after 2 tries") || explain.contains("delivered after 1 try"),
+        explain.contains("alice on outbox: delivered at 2026-01-05T09:05:00Z after 1 try"),
+        "{explain}"
+    );
+    assert!(
+        explain.contains("attempt 2 is due at 2026-01-06T09:00:00Z"),
         "{explain}"
     );
     assert_eq!(event_names(&t, &["--event", "attempt.started"]).len(), 2);
