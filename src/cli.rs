@@ -133,6 +133,9 @@ pub struct RunOnceArgs {
     /// Delete events older than this (e.g. 90d)
     #[arg(long, value_name = "DURATION", value_parser = crate::units::parse_duration)]
     pub retain: Option<Duration>,
+    /// Write Prometheus textfile metrics of the pass to this file
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

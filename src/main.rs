@@ -21,6 +21,7 @@ mod exit;
 mod hashing;
 mod integration;
 mod message;
+mod metrics;
 mod naming;
 mod pass;
 mod path;

@@ -73,9 +73,14 @@ pub fn run(paths: &Paths, args: &RunOnceArgs) -> anyhow::Result<ExitCode> {
         only,
         max_duration: args.max_duration,
     };
+    let started = std::time::Instant::now();
     let report = pass::run(&catalog, &store, &options)?;
     if !args.dry_run {
         store.checkpoint()?;
+        if let Some(path) = &args.metrics_file {
+            let now = options.now.as_second();
+            crate::metrics::write(path, &catalog, &store, &report, now, started.elapsed())?;
+        }
     }
     summarize(&report);
     let ok = report.ok() && invalid.is_empty();

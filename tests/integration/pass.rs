@@ -940,3 +940,40 @@ fn a_killed_pass_loses_no_attempt_and_repeats_at_most_what_was_in_flight() {
     assert_eq!(event_names(&t, &["--event", "attempt.started"]).len(), 2);
     assert_eq!(event_names(&t, &["--event", "attempt.closed"]).len(), 2);
 }
+
+#[test]
+fn metrics_file_holds_the_pass_outcome_in_prometheus_text() {
+    let source = Source::new(json!([approval("a1", "alice"), approval("a2", "zed")]));
+    let t = setup(&definition(&source.url(), DAILY_3, ""));
+    t.cmd(&["run-once", "--metrics-file", "metrics.prom"])
+        .now(T0)
+        .run()
+        .assert_status(0);
+    let text = t.read("metrics.prom");
+    for line in [
+        "followup_pass_timestamp_seconds 1767603600",
+        "followup_pass_ok 1",
+        "followup_poll_ok{followup=\"approvals\"} 1",
+        "followup_deliveries{followup=\"approvals\",outcome=\"delivered\"} 1",
+        "followup_deliveries{followup=\"approvals\",outcome=\"failed\"} 1",
+        "followup_records{followup=\"approvals\",state=\"open\"} 2",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing `{line}` in:\n{text}"
+        );
+    }
+    // A failed poll shows.
+    source.reply(Reply::status(500));
+    t.cmd(&["run-once", "--metrics-file", "metrics.prom"])
+        .now("2026-01-05T09:30:00Z")
+        .run()
+        .assert_status(1);
+    let text = t.read("metrics.prom");
+    assert!(text.lines().any(|l| l == "followup_pass_ok 0"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l == "followup_poll_ok{followup=\"approvals\"} 0"),
+        "{text}"
+    );
+}
