@@ -23,6 +23,8 @@ pub struct Target<'f> {
     pub channel: String,
     /// The recipient's id, or `room` / `room-rung<N>`.
     pub target: String,
+    /// Whether this is a room's delivery (naming all its people).
+    pub room: bool,
     /// `recipient.*` for templates: the person, or for a room its people.
     pub recipient: Value,
     /// A rung's own text, replacing the message's.
@@ -175,6 +177,7 @@ fn place<'f>(
                             recipient: person.json.clone(),
                             text,
                             problem: Some(detail.clone()),
+                            room: false,
                         });
                     }
                 }
@@ -204,6 +207,7 @@ fn place<'f>(
                         recipient: person.json.clone(),
                         text,
                         problem: Some(detail),
+                        room: false,
                     });
                 }
                 continue;
@@ -220,6 +224,7 @@ fn place<'f>(
                 recipient: person.json.clone(),
                 text,
                 problem: None,
+                room: false,
             });
             continue;
         }
@@ -237,6 +242,7 @@ fn place<'f>(
                     recipient,
                     text,
                     problem: None,
+                    room: true,
                 });
             }
         }

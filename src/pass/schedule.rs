@@ -16,7 +16,7 @@ use crate::recipients::{self, merged};
 use crate::store::{
     Delivery, DeliveryState, Event, EventKind, NewDelivery, Record, RecordState, Seconds,
 };
-use crate::template::Scopes;
+use crate::template::{Encoding, Scopes};
 
 pub fn notify(
     pass: &mut Pass,
@@ -258,8 +258,14 @@ fn prepare_attempt(
                     .detail(problem),
             );
         } else {
-            let kind = pass.catalog.tenant.channels[&target.channel].kind;
-            let custom = match target.target.starts_with("room") {
+            // A channel gone from the tenant fails at sending, saying so.
+            let encoding = pass
+                .catalog
+                .tenant
+                .channels
+                .get(&target.channel)
+                .map_or(Encoding::Plain, |c| channel::encoding(c.kind));
+            let custom = match target.room {
                 true => Value::Object(Default::default()),
                 false => Value::Object(pass.store.customs(&target.target)?),
             };
@@ -271,7 +277,7 @@ fn prepare_attempt(
                 custom: Some(&custom),
                 ..Scopes::default()
             };
-            match message::compose(&f.message, target.text, &scopes, channel::encoding(kind)) {
+            match message::compose(&f.message, target.text, &scopes, encoding) {
                 Ok(composed) => delivery.payload = serde_json::to_value(composed)?,
                 Err(missing) => {
                     let detail = format!("{missing}: nothing was sent");
