@@ -977,3 +977,99 @@ fn metrics_file_holds_the_pass_outcome_in_prometheus_text() {
         "{text}"
     );
 }
+
+#[test]
+fn escalation_rungs_join_from_their_attempt_and_a_person_is_told_once_per_channel() {
+    let source = Source::new(json!([approval("a1", "alice")]));
+    let def = definition(&source.url(), DAILY_3, "").replace(
+        "  user: \"$.approver.value\"",
+        "  user: \"$.approver.value\"
+  escalate:
+    - { from_attempt: 2, group: cab }
+    - { from_attempt: 3, user: alice, text: \"Escalated: @{followup.data.number}\" }
+    - { from_attempt: 3, user: bob, channel: outbox, text: \"To @{recipient.name}: @{followup.data.number} waits for Alice\" }",
+    );
+    let t = setup(&def);
+    let out = pass(&t, T0);
+    assert_eq!(
+        who(&sent(&out.assert_status(0).stdout)),
+        [("a1".into(), 1, "alice".into())]
+    );
+    let out = pass(&t, "2026-01-06T09:00:00Z");
+    assert_eq!(
+        who(&sent(&out.stdout)),
+        [
+            ("a1".into(), 2, "alice".into()),
+            ("a1".into(), 2, "bob".into()),
+            ("a1".into(), 2, "carol".into())
+        ]
+    );
+    // Attempt 3: alice is already told on the console by the user field, so
+    // the rung naming her again adds nothing there; bob gets the rung's text
+    // on the outbox as well as the message on the console.
+    let out = pass(&t, "2026-01-07T09:00:00Z");
+    let console = sent(&out.stdout);
+    assert_eq!(
+        who(&console),
+        [
+            ("a1".into(), 3, "alice".into()),
+            ("a1".into(), 3, "bob".into()),
+            ("a1".into(), 3, "carol".into())
+        ]
+    );
+    assert!(
+        console
+            .iter()
+            .all(|l| l["text"].as_str().unwrap().starts_with("Hi "))
+    );
+    let outbox = sent(&t.read("followups/outbox.jsonl"));
+    assert_eq!(who(&outbox), [("a1".into(), 3, "bob".into())]);
+    assert_eq!(outbox[0]["text"], "To Bob Roe: RITM-a1 waits for Alice");
+    assert_eq!(outbox[0]["delivery"], "approvals/a1/1/3/outbox/bob");
+}
+
+#[test]
+fn a_room_channel_gets_one_delivery_naming_every_recipient() {
+    let source = Source::new(json!([approval("a1", "alice")]));
+    let tenant = TENANT.replace(
+        "  console: { type: console }",
+        "  console: { type: console }\n  room: { type: teams, webhook_url: \"@{env.TEAMS_URL}\" }",
+    );
+    let def = definition(&source.url(), DAILY_3, "")
+        .replace(
+            "  user: \"$.approver.value\"",
+            "  user: \"$.approver.value\"\n  group: cab",
+        )
+        .replace("channel: console", "channel: room");
+    let t = Test::new();
+    t.write("followups/tenant.yaml", &tenant);
+    t.write("followups/approvals.yaml", &def);
+    // This version delivers to console and file only: the room's delivery
+    // fails, saying so, and is stored with the room as its target.
+    let out = pass(&t, T0);
+    out.assert_status(0).assert_stdout("");
+    let failed = events(&t, &["--event", "notification.failed"]);
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["recipient"], "room");
+    assert_eq!(
+        failed[0]["detail"],
+        "channels of type `teams` are not supported by this version of followup"
+    );
+    let dry = t
+        .cmd(&["run-once", "--dry-run"])
+        .now("2026-01-06T09:00:00Z")
+        .run();
+    let lines = sent(&dry.assert_status(0).stdout);
+    assert_eq!(lines[0]["delivery"], "approvals/a1/1/2/room/room");
+    assert_eq!(
+        lines[0]["recipient"]["name"],
+        "Alice Doe, Bob Roe, Carol Poe"
+    );
+    assert_eq!(
+        lines[0]["recipient"]["recipients"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+}
