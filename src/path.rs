@@ -24,8 +24,8 @@ enum Step {
 
 impl JsonPath {
     pub fn parse(source: &str) -> Result<JsonPath, String> {
-        let query = parse_json_path(source.trim())
-            .map_err(|e| parse_error(source.trim(), &e.to_string()))?;
+        let trimmed = source.trim();
+        let query = parse_json_path(trimmed).map_err(|e| parse_error(trimmed, &e.to_string()))?;
         Ok(JsonPath::from_query(source, query))
     }
 
@@ -80,21 +80,31 @@ fn walk<'v>(steps: &[Step], value: &'v Value) -> Option<&'v Value> {
     })
 }
 
+/// A path as a message quotes it: whole, or its start when it is long.
+fn shorten(source: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 60;
+    match source.char_indices().nth(MAX) {
+        Some((end, _)) => format!("{}…", &source[..end]).into(),
+        None => source.into(),
+    }
+}
+
 /// jsonpath-rust reports a syntax error as pest's multi-line picture
 /// (` --> 1:10`, the source, a caret, `= expected selector`); a diagnostic
 /// is one line, so keep the place and what was expected.
 fn parse_error(source: &str, report: &str) -> String {
+    let shown = shorten(source);
     if !source.starts_with('$') {
         let example = if !source.is_empty()
             && source
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_')
         {
-            format!("`$.{source}`")
+            format!("`$.{shown}`")
         } else {
             "`$.result[*]`".to_owned()
         };
-        return format!("`{source}` is not a JSONPath: it must start with `$` (e.g. {example})");
+        return format!("`{shown}` is not a JSONPath: it must start with `$` (e.g. {example})");
     }
     let column = report
         .split_once("--> ")
@@ -104,11 +114,11 @@ fn parse_error(source: &str, report: &str) -> String {
     let expected = report.lines().find_map(|l| l.trim().strip_prefix("= "));
     match (column, expected) {
         (Some(column), Some(expected)) => format!(
-            "`{source}` is not a JSONPath: {} at character {column}",
+            "`{shown}` is not a JSONPath: {} at character {column}",
             expected.replace('_', " ")
         ),
         _ => format!(
-            "`{source}` is not a JSONPath: {}",
+            "`{shown}` is not a JSONPath: {}",
             report.lines().next().unwrap_or(report).trim()
         ),
     }

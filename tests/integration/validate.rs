@@ -1021,6 +1021,18 @@ fn a_wrong_type_is_reported_at_the_value() {
             "followups/approvals.yaml:14:62: error: message.card.actions[0].style: unknown value `loud`; expected one of `default`, `primary`, `danger`",
         ],
     );
+    assert_invalid(
+        &[("user: \"$.approver\"", "user: { id: alice }")],
+        &[
+            "followups/approvals.yaml:11:9: error: recipients.user: expected a string or a list of strings, found a mapping",
+        ],
+    );
+    assert_invalid(
+        &[("attempts: 3", "attempts: 99999999999")],
+        &[
+            "followups/approvals.yaml:17:13: error: schedule.attempts: expected a whole number from 0 to 4294967295, found `99999999999`",
+        ],
+    );
 }
 
 #[test]
