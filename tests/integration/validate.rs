@@ -1300,6 +1300,32 @@ fn the_tenant_comes_from_tenant_anywhere() {
         .assert_stderr(CLEAN);
 }
 
+#[test]
+fn a_tenant_in_the_directory_under_another_name_is_not_a_definition() {
+    let t = with_definition(BASE);
+    std::fs::rename(
+        t.path("followups/tenant.yaml"),
+        t.path("followups/prod.yaml"),
+    )
+    .unwrap();
+    t.run(&["validate", "--tenant", "followups/prod.yaml"])
+        .assert_status(0)
+        .assert_stderr(CLEAN);
+    t.run(&["validate", "--tenant", "./followups/prod.yaml"])
+        .assert_status(0)
+        .assert_stderr(CLEAN);
+    // Nor a link to it.
+    #[cfg(unix)]
+    {
+        std::fs::rename(t.path("followups/prod.yaml"), t.path("tenant-prod.yaml")).unwrap();
+        std::os::unix::fs::symlink("../tenant-prod.yaml", t.path("followups/current.yaml"))
+            .unwrap();
+        t.run(&["validate", "--tenant", "tenant-prod.yaml"])
+            .assert_status(0)
+            .assert_stderr(CLEAN);
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The tenant's own rules.
 
