@@ -168,13 +168,11 @@ pub fn check(raw: TenantFile, node: &Node, c: &mut Checker) -> Tenant {
         if let Some(last) = &user.last_channel
             && !raw.channels.contains_key(last)
         {
+            let hint = c.hint(last, raw.channels.keys().map(String::as_str));
             c.error(
                 at.key("last_channel"),
                 "unknown-channel",
-                format!(
-                    "channel `{last}` is not defined in `channels`{}",
-                    hint(last, raw.channels.keys().map(String::as_str))
-                ),
+                format!("channel `{last}` is not defined in `channels`{hint}"),
             );
         }
         if let Some(tz) = &user.timezone
@@ -209,25 +207,26 @@ pub fn check(raw: TenantFile, node: &Node, c: &mut Checker) -> Tenant {
             );
         }
     }
+    let component = components(&groups);
     for (i, group) in raw.groups.iter().enumerate() {
         for (j, member) in group.members.iter().enumerate() {
             let at = root.key("groups").index(i).key("members").index(j);
             if !user_ids.contains_key(member.as_str()) && !groups.contains_key(member) {
+                let hint = c.hint(
+                    member,
+                    user_ids
+                        .keys()
+                        .copied()
+                        .chain(groups.keys().map(String::as_str)),
+                );
                 c.error(
                     at,
                     "unknown-member",
-                    format!(
-                        "`{member}` is neither a user nor a group{}",
-                        hint(
-                            member,
-                            user_ids
-                                .keys()
-                                .copied()
-                                .chain(groups.keys().map(String::as_str))
-                        )
-                    ),
+                    format!("`{member}` is neither a user nor a group{hint}"),
                 );
-            } else if groups.contains_key(member) && reaches(&groups, member, &group.id) {
+            } else if groups.contains_key(member)
+                && component.get(member.as_str()) == component.get(group.id.as_str())
+            {
                 c.error(
                     at,
                     "group-cycle",
@@ -249,25 +248,73 @@ pub fn check(raw: TenantFile, node: &Node, c: &mut Checker) -> Tenant {
     }
 }
 
-/// Whether `from` leads to `to` through group membership.
-fn reaches(groups: &BTreeMap<String, Vec<String>>, from: &str, to: &str) -> bool {
-    let mut seen = BTreeSet::new();
-    let mut stack = vec![from];
-    while let Some(g) = stack.pop() {
-        if g == to {
-            return true;
+/// The strongly connected component of each group in the graph of group
+/// membership (Tarjan's algorithm, with an explicit stack). A group that
+/// names a group of its own component contains itself through it.
+///
+/// One walk for all groups: asking, for each member, whether it leads back
+/// took minutes for a chain of 16,000 nested groups.
+fn components(groups: &BTreeMap<String, Vec<String>>) -> HashMap<&str, usize> {
+    const UNSEEN: usize = usize::MAX;
+    let names: Vec<&str> = groups.keys().map(String::as_str).collect();
+    let number: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let edges: Vec<Vec<usize>> = groups
+        .values()
+        .map(|members| {
+            members
+                .iter()
+                .filter_map(|m| number.get(m.as_str()).copied())
+                .collect()
+        })
+        .collect();
+    let n = names.len();
+    let (mut index, mut low) = (vec![UNSEEN; n], vec![0; n]);
+    let mut on_stack = vec![false; n];
+    let mut component = vec![UNSEEN; n];
+    let (mut stack, mut next, mut components) = (Vec::new(), 0, 0);
+    for root in 0..n {
+        if index[root] != UNSEEN {
+            continue;
         }
-        if seen.insert(g)
-            && let Some(members) = groups.get(g)
-        {
-            stack.extend(members.iter().map(String::as_str));
+        // (group, the next of its edges to follow)
+        let mut walk = vec![(root, 0)];
+        index[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&(v, e)) = walk.last() {
+            if let Some(&w) = edges[v].get(e) {
+                walk.last_mut().expect("not empty").1 += 1;
+                if index[w] == UNSEEN {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    walk.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            walk.pop();
+            if let Some(&(u, _)) = walk.last() {
+                low[u] = low[u].min(low[v]);
+            }
+            if low[v] == index[v] {
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    component[w] = components;
+                    if w == v {
+                        break;
+                    }
+                }
+                components += 1;
+            }
         }
     }
-    false
-}
-
-fn hint<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    crate::definition::yaml::did_you_mean(word, candidates)
+    names.into_iter().zip(component).collect()
 }
 
 fn check_channel(name: &str, ch: &model::Channel, at: At, c: &mut Checker) -> Option<Channel> {
@@ -426,28 +473,26 @@ impl Tenant {
 
     /// The users of a group, through nested groups, each once, in order.
     pub fn group_members(&self, id: &str) -> Option<Vec<&model::User>> {
-        fn expand<'t>(
-            tenant: &'t Tenant,
-            group: &str,
-            seen: &mut BTreeSet<String>,
-            users: &mut Vec<&'t model::User>,
-        ) {
-            if !seen.insert(group.to_owned()) {
-                return;
-            }
-            for member in tenant.groups.get(group).into_iter().flatten() {
-                if tenant.groups.contains_key(member) {
-                    expand(tenant, member, seen, users);
-                } else if let Some(u) = tenant.users.iter().find(|u| &u.id == member)
-                    && !users.iter().any(|x| x.id == u.id)
-                {
-                    users.push(u);
+        // Depth first with an explicit stack of member lists, so that a long
+        // chain of nested groups cannot overflow the stack.
+        let mut seen: BTreeSet<&str> = BTreeSet::from([id]);
+        let mut walk = vec![self.groups.get(id)?.iter()];
+        let mut users: Vec<&model::User> = Vec::new();
+        while let Some(members) = walk.last_mut() {
+            let Some(member) = members.next() else {
+                walk.pop();
+                continue;
+            };
+            if let Some(nested) = self.groups.get(member) {
+                if seen.insert(member) {
+                    walk.push(nested.iter());
                 }
+            } else if let Some(u) = self.users.iter().find(|u| &u.id == member)
+                && !users.iter().any(|x| x.id == u.id)
+            {
+                users.push(u);
             }
         }
-        self.groups.get(id)?;
-        let mut users = Vec::new();
-        expand(self, id, &mut BTreeSet::new(), &mut users);
         Some(users)
     }
 
@@ -462,5 +507,102 @@ impl Tenant {
     /// The `global.*` attributes as one JSON object, for templates.
     pub fn globals(&self) -> Value {
         Value::Object(self.attributes.clone())
+    }
+
+    /// The value of a `global.*` path given in tenant.yaml, without
+    /// copying the attributes as [`Tenant::globals`] does.
+    pub fn global(&self, path: &crate::template::Path) -> Option<&Value> {
+        let (first, rest) = path.steps.split_first()?;
+        let crate::template::Step::Key(name) = first else {
+            return None;
+        };
+        rest.iter()
+            .try_fold(self.attributes.get(name)?, |v, step| match step {
+                crate::template::Step::Key(k) => v.get(k),
+                crate::template::Step::Index(i) => v.get(i),
+            })
+            .filter(|v| !v.is_null())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn groups(edges: &[(&str, &[&str])]) -> BTreeMap<String, Vec<String>> {
+        edges
+            .iter()
+            .map(|(g, members)| {
+                (
+                    g.to_string(),
+                    members.iter().map(|m| m.to_string()).collect(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn groups_in_a_cycle_share_a_component() {
+        let g = groups(&[
+            ("cab", &["alice", "leads"]),
+            ("leads", &["bob", "cab"]),
+            ("ops", &["leads", "ops"]),
+            ("solo", &["carol"]),
+        ]);
+        let c = components(&g);
+        assert_eq!(c["cab"], c["leads"]);
+        assert_ne!(c["ops"], c["cab"]);
+        assert_ne!(c["solo"], c["cab"]);
+    }
+
+    #[test]
+    fn a_long_chain_of_groups_is_walked_once() {
+        let n = 20_000;
+        let mut g: BTreeMap<String, Vec<String>> = (0..n)
+            .map(|i| (format!("g{i}"), vec![format!("g{}", i + 1)]))
+            .collect();
+        g.insert(format!("g{n}"), vec!["u".into()]);
+        let c = components(&g);
+        assert_ne!(c["g0"], c["g1"]);
+        let tenant = Tenant {
+            users: vec![model::User {
+                id: "u".into(),
+                ..Default::default()
+            }],
+            groups: g,
+            ..Tenant::default()
+        };
+        let members = tenant.group_members("g0").unwrap();
+        assert_eq!(
+            members.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
+            ["u"]
+        );
+    }
+
+    #[test]
+    fn group_members_in_order_each_once_through_nested_groups_and_cycles() {
+        let user = |id: &str| model::User {
+            id: id.into(),
+            ..Default::default()
+        };
+        let tenant = Tenant {
+            users: ["alice", "bob", "carol", "dan"].map(user).to_vec(),
+            groups: groups(&[
+                ("cab", &["alice", "leads", "bob"]),
+                ("leads", &["carol", "alice", "cab", "dan"]),
+            ]),
+            ..Tenant::default()
+        };
+        let ids = |g: &str| -> Vec<String> {
+            tenant
+                .group_members(g)
+                .unwrap()
+                .iter()
+                .map(|u| u.id.clone())
+                .collect()
+        };
+        assert_eq!(ids("cab"), ["alice", "carol", "dan", "bob"]);
+        assert_eq!(ids("leads"), ["carol", "alice", "bob", "dan"]);
+        assert!(tenant.group_members("nobody").is_none());
     }
 }

@@ -95,6 +95,10 @@ pub fn run(paths: &Paths, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
         plural(errors),
         plural(warnings)
     );
+    // The process ends with this command: the OS takes back the catalog
+    // (a tree per definition) at once, where freeing it piece by piece is
+    // 5% of the time of validating 1,000 definitions.
+    std::mem::forget(catalog);
     Ok(if errors > 0 {
         ExitCode::from(exit::FAILURE)
     } else {

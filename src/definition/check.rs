@@ -130,7 +130,12 @@ pub struct Checker<'a> {
     pub dir: PathBuf,
     pub diagnostics: Vec<Diagnostic>,
     pub globals_read: Vec<GlobalUse>,
+    /// How many more "did you mean" hints this file gets (see [`Checker::hint`]).
+    hints_left: usize,
 }
+
+/// The "did you mean" hints one file gets against the tenant's names.
+const HINTS_PER_FILE: usize = 20;
 
 impl<'a> Checker<'a> {
     pub fn new(file: &'a Path) -> Checker<'a> {
@@ -139,7 +144,24 @@ impl<'a> Checker<'a> {
             dir: file.parent().map(Path::to_path_buf).unwrap_or_default(),
             diagnostics: Vec::new(),
             globals_read: Vec::new(),
+            hints_left: HINTS_PER_FILE,
         }
+    }
+
+    /// `; did you mean `x`?` for a name that is not among `candidates` (the
+    /// tenant's users, groups, channels). A file gets a few: one that
+    /// misspells thousands of names against a directory of thousands would
+    /// spend minutes comparing them, and the first hints say enough.
+    pub fn hint<'c>(
+        &mut self,
+        word: &str,
+        candidates: impl IntoIterator<Item = &'c str>,
+    ) -> String {
+        if self.hints_left == 0 {
+            return String::new();
+        }
+        self.hints_left -= 1;
+        crate::definition::yaml::did_you_mean(word, candidates)
     }
 
     pub fn error(&mut self, at: At, code: &'static str, message: impl Into<String>) {

@@ -1,7 +1,6 @@
 //! Reading an operator's directory: the tenant, then every definition, then
 //! the rules that span files (unique names, `global.*` names).
 
-use std::cell::OnceCell;
 use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -102,45 +101,15 @@ impl Catalog {
     ) -> anyhow::Result<Catalog> {
         let mut diagnostics = Vec::new();
         let (tenant, tenant_ok) = load_tenant(tenant_file, &mut diagnostics);
-        // Files are independent until the rules that span them: check them
-        // on every core.
-        let check = |file: &PathBuf| {
-            let text = overlay
-                .iter()
-                .find(|(path, _)| path == file)
-                .map(|(_, t)| t.as_str());
-            check_file(file, text, &tenant)
-        };
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(8);
-        let checked: Vec<Checked> = if files.len() < 16 || threads == 1 {
-            files.iter().map(check).collect()
-        } else {
-            let chunk = files.len().div_ceil(threads);
-            std::thread::scope(|scope| {
-                let workers: Vec<_> = files
-                    .chunks(chunk)
-                    .map(|part| scope.spawn(move || part.iter().map(check).collect::<Vec<_>>()))
-                    .collect();
-                workers
-                    .into_iter()
-                    .flat_map(|w| w.join().expect("checking a definition does not panic"))
-                    .collect()
-            })
-        };
         let mut entries = Vec::with_capacity(files.len());
         let mut globals_read = Vec::new();
         let mut globals_set = BTreeSet::new();
-        for mut c in checked {
-            diagnostics.append(&mut c.diagnostics);
-            globals_set.extend(c.globals_set);
-            globals_read.extend(
-                c.globals_read
-                    .into_iter()
-                    .map(|g| (c.entry.file.clone(), g)),
-            );
-            entries.push(c.entry);
+        for loaded in load_definitions(files, overlay, &tenant) {
+            let file = &loaded.entry.file;
+            globals_set.extend(loaded.globals_set);
+            globals_read.extend(loaded.globals_read.into_iter().map(|g| (file.clone(), g)));
+            diagnostics.extend(loaded.diagnostics);
+            entries.push(loaded.entry);
         }
         let mut catalog = Catalog {
             dir: dir.to_path_buf(),
@@ -158,7 +127,7 @@ impl Catalog {
     /// Rules that span files; a follow-up that breaks one is not run.
     fn check_across(
         &mut self,
-        globals_read: &[(PathBuf, crate::definition::check::GlobalUse)],
+        globals_read: &[(PathBuf, GlobalUse)],
         globals_set: &BTreeSet<String>,
     ) {
         let mut broken: BTreeSet<usize> = BTreeSet::new();
@@ -249,16 +218,18 @@ impl Catalog {
     }
 }
 
-/// One definition file checked on its own.
-struct Checked {
+/// One definition file, read and checked against the tenant.
+struct Loaded {
     entry: Entry,
     diagnostics: Vec<Diagnostic>,
-    globals_set: Vec<String>,
+    /// `global.*` names it reads without a fallback.
     globals_read: Vec<GlobalUse>,
+    /// `global.*` names its actions set.
+    globals_set: Vec<String>,
 }
 
-/// Reads (or takes `text` for) one definition and checks it against the tenant.
-fn check_file(file: &Path, text: Option<&str>, tenant: &Tenant) -> Checked {
+/// Reads one definition (or takes `text` for it) and checks it.
+fn load_definition(file: &Path, text: Option<&str>, tenant: &Tenant) -> Loaded {
     let mut c = Checker::new(file);
     let mut entry = Entry {
         file: file.to_path_buf(),
@@ -266,11 +237,11 @@ fn check_file(file: &Path, text: Option<&str>, tenant: &Tenant) -> Checked {
         followup: None,
         node: None,
     };
+    let mut globals_set = Vec::new();
     let parsed = match text {
         Some(text) => parse_yaml::<Definition>(file, text, &mut c.diagnostics),
         None => read_yaml::<Definition>(file, &mut c.diagnostics),
     };
-    let mut globals_set = Vec::new();
     if let Some((raw, node)) = parsed {
         let (followup, set) = rules::check(&raw, &node, tenant, &mut c);
         entry.followup = followup;
@@ -278,12 +249,62 @@ fn check_file(file: &Path, text: Option<&str>, tenant: &Tenant) -> Checked {
         entry.node = Some(node);
         globals_set = set.into_iter().map(|g| g.name).collect();
     }
-    Checked {
+    Loaded {
         entry,
         diagnostics: c.diagnostics,
-        globals_set,
         globals_read: c.globals_read,
+        globals_set,
     }
+}
+
+/// Reads and checks definitions, on several threads when there are many:
+/// a file stands alone until the rules that span files, which run after,
+/// on the results in file order. (`validate` of 1,000 definitions is
+/// mostly YAML parsing, and took 250 ms on one core.)
+fn load_definitions(
+    files: &[PathBuf],
+    overlay: &[(PathBuf, String)],
+    tenant: &Tenant,
+) -> Vec<Loaded> {
+    // Fewer files than this per thread do not pay for its start.
+    const PER_THREAD: usize = 32;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len() / PER_THREAD);
+    let load_one = |file: &PathBuf| {
+        let text = overlay
+            .iter()
+            .find(|(path, _)| path == file)
+            .map(|(_, t)| t.as_str());
+        load_definition(file, text, tenant)
+    };
+    if threads <= 1 {
+        return files.iter().map(load_one).collect();
+    }
+    let load = |part: &[PathBuf]| -> Vec<Loaded> { part.iter().map(load_one).collect() };
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = files
+            .chunks(files.len().div_ceil(threads))
+            .map(|part| {
+                // The main thread's stack size: serde and the JSONPath
+                // parser recurse as deep as a definition nests.
+                let thread = std::thread::Builder::new()
+                    .stack_size(8 << 20)
+                    .spawn_scoped(scope, move || load(part));
+                // A thread that cannot start leaves its part to this one.
+                thread.map_err(|_| part)
+            })
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|part| match part {
+                Ok(thread) => thread
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+                Err(part) => load(part),
+            })
+            .collect()
+    })
 }
 
 /// The definition files of a directory: `*.yaml` and `*.yml` but the
@@ -303,10 +324,12 @@ pub fn definition_files(dir: &Path, tenant_file: &Path) -> anyhow::Result<Vec<Pa
             ))
         }
     })?;
-    // A tenant file inside the directory under another name is not a
-    // definition either; paths are compared only when the names match.
-    let tenant_name = tenant_file.file_name();
-    let tenant_real = OnceCell::new();
+    // The tenant may be named another way (`--tenant ./followups/t.yaml`)
+    // or be a link. Resolving every file's path to compare took two
+    // `realpath`s per definition; a file of `dir` that is not a link is
+    // `dir/name`, so only links are resolved.
+    let tenant_real = tenant_file.canonicalize().ok();
+    let dir_real = dir.canonicalize().ok();
     let mut files = Vec::new();
     for entry in read {
         let entry = entry?;
@@ -315,22 +338,19 @@ pub fn definition_files(dir: &Path, tenant_file: &Path) -> anyhow::Result<Vec<Pa
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or_default();
-        let is_yaml = (name.ends_with(".yaml") || name.ends_with(".yml")) && !name.starts_with('.');
-        if !is_yaml
-            || name == TENANT_FILE
-            || !entry
-                .file_type()
-                .is_ok_and(|t| t.is_file() || t.is_symlink())
-        {
+        let is_yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+        if !is_yaml || name.starts_with('.') || name == TENANT_FILE || path == tenant_file {
             continue;
         }
-        if Some(path.file_name().unwrap_or_default()) == tenant_name {
-            let tenant_real = tenant_real.get_or_init(|| tenant_file.canonicalize().ok());
-            if tenant_real.is_some() && path.canonicalize().ok() == *tenant_real {
-                continue;
-            }
+        let kind = entry.file_type()?;
+        let (real, is_file) = if kind.is_symlink() {
+            (path.canonicalize().ok(), path.is_file())
+        } else {
+            (dir_real.as_ref().map(|d| d.join(name)), kind.is_file())
+        };
+        if is_file && (real.is_none() || real != tenant_real) {
+            files.push(path);
         }
-        files.push(path);
     }
     files.sort();
     Ok(files)

@@ -478,9 +478,9 @@ impl Rules<'_, '_, '_> {
         let start: Option<String> = if template.starts_with_insert() {
             let first = template.inserts().next()?;
             match first.path.scope {
-                Scope::Global => first
-                    .path
-                    .walk(&self.tenant.globals())
+                Scope::Global => self
+                    .tenant
+                    .global(&first.path)
                     .and_then(Value::as_str)
                     .map(str::to_owned),
                 _ => None,
@@ -762,13 +762,13 @@ impl Rules<'_, '_, '_> {
                 ok = false;
             } else {
                 if groups && self.tenant.loaded && !self.tenant.groups.contains_key(value) {
+                    let hint = self
+                        .c
+                        .hint(value, self.tenant.groups.keys().map(String::as_str));
                     self.c.error(
                         at,
                         "unknown-group",
-                        format!(
-                            "group `{value}` is not defined in tenant.yaml{}",
-                            did_you_mean(value, self.tenant.groups.keys().map(String::as_str))
-                        ),
+                        format!("group `{value}` is not defined in tenant.yaml{hint}"),
                     );
                     ok = false;
                 }

@@ -12,7 +12,7 @@
 //! Scalars resolve with the YAML 1.2 core schema (`yes` is a string).
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
@@ -393,7 +393,13 @@ struct Open {
     anchor: usize,
     /// For a mapping: the key read, waiting for its value.
     key: Option<(String, Mark)>,
+    /// For a mapping of many keys, its keys: looking for a duplicate in the
+    /// entries would make a file of 50,000 keys take seconds.
+    index: Option<HashSet<String>>,
 }
+
+/// A mapping with this many keys gets an index of them.
+const INDEX_FROM: usize = 16;
 
 impl Builder {
     fn run(mut self, text: &str) -> Result<Node, YamlError> {
@@ -451,6 +457,7 @@ impl Builder {
                         node: Node { mark, value },
                         anchor,
                         key: None,
+                        index: None,
                     });
                 }
                 Event::SequenceEnd | Event::MappingEnd => {
@@ -499,15 +506,33 @@ impl Builder {
             Value::Seq(items) => items.push(node),
             Value::Map(entries) => match parent.key.take() {
                 None => {
-                    let key = node.scalar_text().ok_or_else(|| {
-                        YamlError::new(
-                            node.mark,
-                            "a mapping key must be a plain value, not a list or mapping",
-                        )
-                    })?;
-                    if let Some(first) = entries.iter().find(|e| e.key == key) {
+                    let mark = node.mark;
+                    let key = match node.value {
+                        Value::Str { text, .. } => text,
+                        value => Node { mark, value }.scalar_text().ok_or_else(|| {
+                            YamlError::new(
+                                mark,
+                                "a mapping key must be a plain value, not a list or mapping",
+                            )
+                        })?,
+                    };
+                    let duplicate = match &mut parent.index {
+                        Some(index) => !index.insert(key.clone()),
+                        None => {
+                            let duplicate = entries.iter().any(|e| e.key == key);
+                            if !duplicate && entries.len() >= INDEX_FROM {
+                                let keys = entries.iter().map(|e| &e.key).chain([&key]);
+                                parent.index = Some(keys.cloned().collect());
+                            }
+                            duplicate
+                        }
+                    };
+                    if let Some(first) = duplicate
+                        .then(|| entries.iter().find(|e| e.key == key))
+                        .flatten()
+                    {
                         return Err(YamlError::new(
-                            node.mark,
+                            mark,
                             format!(
                                 "duplicate key `{key}` (first at line {}, column {})",
                                 first.key_mark.line, first.key_mark.column
@@ -516,10 +541,10 @@ impl Builder {
                     }
                     // A block mapping's start event stands after its first
                     // key; the first key is where a reader sees the mapping.
-                    if entries.is_empty() && node.mark < parent.node.mark {
-                        parent.node.mark = node.mark;
+                    if entries.is_empty() && mark < parent.node.mark {
+                        parent.node.mark = mark;
                     }
-                    parent.key = Some((key, node.mark));
+                    parent.key = Some((key, mark));
                 }
                 Some((key, key_mark)) => entries.push(Entry {
                     key,
@@ -666,7 +691,15 @@ impl de::Error for DeError {
     }
 
     fn invalid_type(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
-        de::Error::custom(format_args!("expected {exp}, found {unexp}"))
+        de::Error::custom(format_args!(
+            "expected {}, found {}",
+            expected(exp),
+            found(unexp)
+        ))
+    }
+
+    fn invalid_value(unexp: de::Unexpected, exp: &dyn de::Expected) -> Self {
+        Self::invalid_type(unexp, exp)
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
@@ -686,6 +719,33 @@ impl de::Error for DeError {
 
     fn missing_field(field: &'static str) -> Self {
         de::Error::custom(format_args!("missing required key `{field}`"))
+    }
+}
+
+/// What serde expected, in an operator's words (`u32` is a whole number).
+fn expected(exp: &dyn de::Expected) -> String {
+    match exp.to_string().as_str() {
+        "u8" => format!("a whole number from 0 to {}", u8::MAX),
+        "u16" => format!("a whole number from 0 to {}", u16::MAX),
+        "u32" => format!("a whole number from 0 to {}", u32::MAX),
+        "u64" => format!("a whole number from 0 to {}", u64::MAX),
+        other => other.to_owned(),
+    }
+}
+
+/// What serde found, in the words of the other messages (`a mapping`, not
+/// `map`), with a number or boolean as written.
+fn found(unexp: de::Unexpected) -> String {
+    match unexp {
+        de::Unexpected::Map => "a mapping".to_owned(),
+        de::Unexpected::Seq => "a list".to_owned(),
+        de::Unexpected::Str(_) => "a string".to_owned(),
+        de::Unexpected::Unit | de::Unexpected::Option => "nothing".to_owned(),
+        de::Unexpected::Bool(b) => format!("`{b}`"),
+        de::Unexpected::Signed(i) => format!("`{i}`"),
+        de::Unexpected::Unsigned(u) => format!("`{u}`"),
+        de::Unexpected::Float(f) => format!("`{f}`"),
+        other => other.to_string(),
     }
 }
 

@@ -319,3 +319,116 @@ fn scrambled_definitions_are_errors_not_panics() {
         out.stderr
     );
 }
+
+#[test]
+fn a_mapping_of_many_keys() {
+    // Finding a duplicate among 40,000 keys by comparing each with every
+    // other took seconds.
+    let mut keys: String = (0..40_000).map(|i| format!("k{i}: 1\n")).collect();
+    keys.push_str("k17: 2\n");
+    let t = with_file("keys.yaml", keys.as_bytes());
+    assert_refused(
+        &t,
+        "followups/keys.yaml:40001:1: error: duplicate key `k17` (first at line 18, column 1)\n\
+         1 follow-up checked: 1 error, 0 warnings\n",
+    );
+}
+
+#[test]
+fn a_long_chain_of_nested_groups() {
+    // Asking for each member whether it leads back took minutes.
+    let n = 16_000;
+    let mut tenant = String::from(
+        "tenant: test\nchannels: { console: { type: console } }\nusers:\n  - { id: alice }\ngroups:\n",
+    );
+    for i in 0..n - 1 {
+        tenant.push_str(&format!("  - {{ id: g{i}, members: [g{}] }}\n", i + 1));
+    }
+    tenant.push_str(&format!("  - {{ id: g{}, members: [alice, g0] }}\n", n - 1));
+    let t = Test::new();
+    t.write("followups/tenant.yaml", &tenant)
+        .write("followups/data.json", "{}")
+        .write("followups/approvals.yaml", BASE);
+    // One cycle through all of them: each member that closes it is named.
+    let out = t.run(&["validate"]);
+    out.assert_status(1);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(
+        lines.len(),
+        n + 1,
+        "{}",
+        &out.stderr[..2000.min(out.stderr.len())]
+    );
+    assert_eq!(
+        lines[0],
+        "followups/tenant.yaml:6:25: error: group `g0` contains itself through `g1`"
+    );
+    assert_eq!(
+        lines[n - 1],
+        format!(
+            "followups/tenant.yaml:{}:36: error: group `g{}` contains itself through `g0`",
+            n + 5,
+            n - 1
+        )
+    );
+}
+
+#[test]
+fn thousands_of_unknown_members_among_thousands_of_users() {
+    // A hint for each compared every name with every other: minutes. A
+    // file gets 20 hints; the errors are all there.
+    let n = 10_000;
+    let mut tenant =
+        String::from("tenant: test\nchannels: { console: { type: console } }\nusers:\n");
+    for i in 0..n {
+        tenant.push_str(&format!("  - {{ id: user{i} }}\n"));
+    }
+    let members: Vec<String> = (0..n).map(|i| format!("usr{i}")).collect();
+    tenant.push_str(&format!(
+        "groups:\n  - {{ id: all, members: [{}] }}\n",
+        members.join(", ")
+    ));
+    let t = Test::new();
+    t.write("followups/tenant.yaml", &tenant)
+        .write("followups/data.json", "{}")
+        .write("followups/approvals.yaml", BASE);
+    let out = t.run(&["validate"]);
+    out.assert_status(1);
+    let errors: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.contains(": error: "))
+        .collect();
+    assert_eq!(errors.len(), n);
+    assert_eq!(
+        errors[0],
+        format!(
+            "followups/tenant.yaml:{}:26: error: `usr0` is neither a user nor a group; did you mean `user0`?",
+            n + 5
+        )
+    );
+    assert_eq!(
+        errors.iter().filter(|e| e.contains("did you mean")).count(),
+        20
+    );
+}
+
+#[test]
+fn a_deeply_nested_jsonpath() {
+    let deep = format!("$[?{}@.a == 1{}]", "(".repeat(5000), ")".repeat(5000));
+    let t = with_file(
+        "approvals.yaml",
+        crate::validate::edit(&[("loop: \"$.result[*]\"", &format!("loop: \"{deep}\""))])
+            .as_bytes(),
+    );
+    t.write("followups/data.json", "{}");
+    // The message quotes the start of the path, not all 10,000 characters.
+    assert_refused(
+        &t,
+        &format!(
+            "followups/approvals.yaml:8:9: error: `$[?{}…` is not a JSONPath: JSONPath nesting depth exceeds the maximum of 128\n\
+             1 follow-up checked: 1 error, 0 warnings\n",
+            "(".repeat(57)
+        ),
+    );
+}

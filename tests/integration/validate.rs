@@ -1021,6 +1021,18 @@ fn a_wrong_type_is_reported_at_the_value() {
             "followups/approvals.yaml:14:62: error: message.card.actions[0].style: unknown value `loud`; expected one of `default`, `primary`, `danger`",
         ],
     );
+    assert_invalid(
+        &[("user: \"$.approver\"", "user: { id: alice }")],
+        &[
+            "followups/approvals.yaml:11:9: error: recipients.user: expected a string or a list of strings, found a mapping",
+        ],
+    );
+    assert_invalid(
+        &[("attempts: 3", "attempts: 99999999999")],
+        &[
+            "followups/approvals.yaml:17:13: error: schedule.attempts: expected a whole number from 0 to 4294967295, found `99999999999`",
+        ],
+    );
 }
 
 #[test]
@@ -1286,6 +1298,32 @@ fn the_tenant_comes_from_tenant_anywhere() {
         .run()
         .assert_status(0)
         .assert_stderr(CLEAN);
+}
+
+#[test]
+fn a_tenant_in_the_directory_under_another_name_is_not_a_definition() {
+    let t = with_definition(BASE);
+    std::fs::rename(
+        t.path("followups/tenant.yaml"),
+        t.path("followups/prod.yaml"),
+    )
+    .unwrap();
+    t.run(&["validate", "--tenant", "followups/prod.yaml"])
+        .assert_status(0)
+        .assert_stderr(CLEAN);
+    t.run(&["validate", "--tenant", "./followups/prod.yaml"])
+        .assert_status(0)
+        .assert_stderr(CLEAN);
+    // Nor a link to it.
+    #[cfg(unix)]
+    {
+        std::fs::rename(t.path("followups/prod.yaml"), t.path("tenant-prod.yaml")).unwrap();
+        std::os::unix::fs::symlink("../tenant-prod.yaml", t.path("followups/current.yaml"))
+            .unwrap();
+        t.run(&["validate", "--tenant", "tenant-prod.yaml"])
+            .assert_status(0)
+            .assert_stderr(CLEAN);
+    }
 }
 
 // ---------------------------------------------------------------------------
