@@ -82,10 +82,6 @@ impl<'n> At<'n> {
     pub fn key_mark(self) -> Mark {
         self.key_mark.unwrap_or(self.node.mark)
     }
-
-    pub fn node(self) -> &'n Node {
-        self.node
-    }
 }
 
 /// Which scopes a template may name where it stands.

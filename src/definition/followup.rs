@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::definition::model::{AuthKind, ButtonStyle, ClientAuth, FirstPoll, Method, Status};
+use crate::definition::model::{ButtonStyle, ClientAuth, FirstPoll, Method, Status};
 use crate::path::{JsonPath, LoopPath};
 use crate::template::Template;
 use crate::window::Window;
@@ -105,16 +105,6 @@ pub enum Auth {
     },
 }
 
-impl Auth {
-    pub fn kind(&self) -> AuthKind {
-        match self {
-            Auth::Basic { .. } => AuthKind::Basic,
-            Auth::Bearer { .. } => AuthKind::Bearer,
-            Auth::OAuth2ClientCredentials { .. } => AuthKind::Oauth2ClientCredentials,
-        }
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Paginate {
     pub kind: PaginateKind,
@@ -192,7 +182,6 @@ pub struct Message {
     pub text: Option<Template>,
     pub card: Option<Card>,
     pub image: Option<Image>,
-    pub digest: Option<Digest>,
 }
 
 #[derive(Debug, Clone)]
@@ -214,12 +203,6 @@ pub struct Button {
 pub struct Image {
     pub url: Template,
     pub alt: Option<Template>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Digest {
-    pub title: Template,
-    pub line: Template,
 }
 
 #[derive(Debug, Clone)]

@@ -198,10 +198,6 @@ impl Catalog {
         }
     }
 
-    pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(Diagnostic::is_error)
-    }
-
     /// A definition by id, or by name (case-insensitive).
     pub fn find(&self, key: &str) -> Option<&Entry> {
         self.entries
@@ -247,7 +243,7 @@ fn load_definition(file: &Path, text: Option<&str>, tenant: &Tenant) -> Loaded {
         entry.followup = followup;
         entry.raw = Some(raw);
         entry.node = Some(node);
-        globals_set = set.into_iter().map(|g| g.name).collect();
+        globals_set = set;
     }
     Loaded {
         entry,

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::definition::check::{Allowed, At, Checker, FOLLOWUP_ALL, FOLLOWUP_STATIC};
 use crate::definition::followup::*;
 use crate::definition::model::{self, Definition};
-use crate::definition::yaml::{Mark, Node, did_you_mean};
+use crate::definition::yaml::{Node, did_you_mean};
 use crate::path::{JsonPath, LoopPath};
 use crate::template::{Scope, Template};
 use crate::tenant::{Tenant, is_name};
@@ -82,13 +82,6 @@ const SET_CUSTOM: Allowed = Allowed {
     place: "a `set` of `custom.*`",
 };
 
-/// A `global.*` name that an action sets, and where.
-#[derive(Debug, Clone)]
-pub struct GlobalSet {
-    pub name: String,
-    pub mark: Mark,
-}
-
 /// Checks one definition against the tenant. Returns the checked follow-up
 /// when no rule is broken; every problem goes to the checker.
 pub fn check(
@@ -96,7 +89,7 @@ pub fn check(
     node: &Node,
     tenant: &Tenant,
     c: &mut Checker,
-) -> (Option<Followup>, Vec<GlobalSet>) {
+) -> (Option<Followup>, Vec<String>) {
     let root = At::root(node);
     let mut rules = Rules {
         c,
@@ -115,7 +108,7 @@ fn c_has_errors(c: &Checker) -> bool {
 struct Rules<'c, 'a, 't> {
     c: &'c mut Checker<'a>,
     tenant: &'t Tenant,
-    globals_set: Vec<GlobalSet>,
+    globals_set: Vec<String>,
 }
 
 impl Rules<'_, '_, '_> {
@@ -947,22 +940,26 @@ impl Rules<'_, '_, '_> {
             };
             Some(Image { url: url?, alt })
         });
-        let digest = raw.digest.as_ref().map(|d| {
+        // Digests are checked now and sent by a later version: say so, so
+        // that nobody waits for one.
+        let digest_ok = raw.digest.as_ref().is_none_or(|d| {
             let at = at.key("digest");
             let title = self.c.template(at.key("title"), &d.title, DIGEST);
             let line = self.c.template(at.key("line"), &d.line, DIGEST);
-            Some(Digest {
-                title: title?,
-                line: line?,
-            })
+            self.c.warning(
+                at,
+                "digest-unsupported",
+                "`digest` is not sent by this version of followup: each due record gets its own message",
+            );
+            title.is_some() && line.is_some()
         });
+        digest_ok.then_some(())?;
         Some(Message {
             channel: channel?,
             fallback_channel,
             text: text.map(|t| t.ok_or(())).transpose().ok()?,
             card: card.map(|c| c.ok_or(())).transpose().ok()?,
             image: image.map(|i| i.ok_or(())).transpose().ok()?,
-            digest: digest.map(|d| d.ok_or(())).transpose().ok()?,
         })
     }
 
@@ -1106,10 +1103,7 @@ impl Rules<'_, '_, '_> {
                             );
                             ok = false;
                         }
-                        self.globals_set.push(GlobalSet {
-                            name: name.to_owned(),
-                            mark: at.key_mark(),
-                        });
+                        self.globals_set.push(name.to_owned());
                     }
                     let allowed = if scope == AttributeScope::Custom {
                         SET_CUSTOM

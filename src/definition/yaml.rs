@@ -130,17 +130,6 @@ impl Node {
         node.mark
     }
 
-    /// Where the key at the end of a path stands (for errors about a key).
-    pub fn key_mark_at(&self, path: &[&str]) -> Mark {
-        match path.split_last() {
-            Some((last, parent)) => match self.at(parent).and_then(|p| p.entry(last)) {
-                Some(entry) => entry.key_mark,
-                None => self.mark_at(path),
-            },
-            None => self.mark,
-        }
-    }
-
     /// What a value is, for "expected ..., found ..." messages; a number or
     /// boolean is shown as written, since its value is usually the mistake.
     fn describe(&self) -> String {
@@ -1149,10 +1138,6 @@ mod tests {
                 line: 3,
                 column: 13
             }
-        );
-        assert_eq!(
-            node.key_mark_at(&["a", "1", "b"]),
-            Mark { line: 3, column: 6 }
         );
         // A missing key is reported at the nearest mapping that exists.
         assert_eq!(node.mark_at(&["a", "1", "c"]), Mark { line: 3, column: 5 });

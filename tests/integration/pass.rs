@@ -1073,3 +1073,22 @@ fn a_room_channel_gets_one_delivery_naming_every_recipient() {
         3
     );
 }
+
+#[test]
+fn a_digest_is_checked_and_warned_about_and_each_record_still_gets_its_message() {
+    let source = Source::new(json!([approval("a1", "alice"), approval("a2", "alice")]));
+    let def = definition(&source.url(), DAILY_3, "").replace(
+        "schedule:",
+        "  digest: { title: \"@{digest.count} approvals wait\", line: \"@{followup.data.number}\" }\nschedule:",
+    );
+    let t = setup(&def);
+    let out = t.run(&["validate"]);
+    out.assert_status(0);
+    assert!(
+        out.stderr.contains("followups/approvals.yaml:19:11: warning: `digest` is not sent by this version of followup: each due record gets its own message"),
+        "{}",
+        out.stderr
+    );
+    let out = pass(&t, T0);
+    assert_eq!(sent(&out.assert_status(0).stdout).len(), 2);
+}
