@@ -110,6 +110,9 @@ fn summarize(report: &pass::Report) {
                 f.attempts, f.delivered, f.failed, f.pending, f.exhausted
             ));
         }
+        if let Some(why) = &f.first_failure {
+            line.push_str(&format!(" (first failure: {why})"));
+        }
         eprintln!("{line}");
     }
     if !report.unfinished.is_empty() {

@@ -81,6 +81,7 @@ pub fn send(
         }
         Outcome::Permanent { detail } => {
             report.failed += 1;
+            report.first_failure.get_or_insert_with(|| detail.clone());
             (
                 DeliveryState::Failed,
                 EventKind::NotificationFailed,

@@ -68,6 +68,8 @@ pub struct FollowupReport {
     pub failed: usize,
     pub pending: usize,
     pub exhausted: usize,
+    /// Why the first failed delivery failed, for the summary.
+    pub first_failure: Option<String>,
 }
 
 #[derive(Debug, Default, PartialEq)]

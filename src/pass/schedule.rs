@@ -354,6 +354,13 @@ fn store_attempts(
         .flat_map(|a| &a.deliveries)
         .filter(|d| d.state == DeliveryState::Failed)
         .count();
+    if let Some(detail) = attempts
+        .iter()
+        .flat_map(|a| &a.deliveries)
+        .find_map(|d| d.detail.as_ref())
+    {
+        report.first_failure.get_or_insert_with(|| detail.clone());
+    }
     Ok(())
 }
 
