@@ -93,19 +93,14 @@ pub fn resolve<'f>(cx: &Context<'f>, http: &mut Http) -> Resolution<'f> {
         &mut people,
         &mut out.unresolved,
     );
-    let mut seen = HashSet::new();
-    let mut rooms: Vec<Target> = Vec::new();
     let base_channel = f.message.channel.clone();
-    place(
+    let mut placing = Placing {
         cx,
-        &people,
-        &base_channel,
-        None,
-        "room",
-        &mut seen,
-        &mut rooms,
-        &mut out,
-    );
+        seen: HashSet::new(),
+        rooms: Vec::new(),
+        out,
+    };
+    placing.place(&people, &base_channel, None, "room");
 
     // Escalation rungs due at this attempt.
     for (i, rung) in f.recipients.escalate.iter().enumerate() {
@@ -118,132 +113,116 @@ pub fn resolve<'f>(cx: &Context<'f>, http: &mut Http) -> Resolution<'f> {
             cx.tenant,
             &values(&rung.groups, data),
             &mut people,
-            &mut out.unresolved,
+            &mut placing.out.unresolved,
         );
         let channel = rung
             .channel
             .clone()
             .map(ChannelRef::Named)
             .unwrap_or_else(|| base_channel.clone());
-        let room = if rung.text.is_some() {
-            format!("room-rung{}", i + 1)
-        } else {
-            "room".to_owned()
+        let room = match rung.text {
+            Some(_) => format!("room-rung{}", i + 1),
+            None => "room".to_owned(),
         };
-        place(
-            cx,
-            &people,
-            &channel,
-            rung.text.as_ref(),
-            &room,
-            &mut seen,
-            &mut rooms,
-            &mut out,
-        );
+        placing.place(&people, &channel, rung.text.as_ref(), &room);
     }
-    out.targets.extend(rooms);
+    let mut out = placing.out;
+    out.targets.extend(placing.rooms);
     out
 }
 
 /// Puts people on their channels: one target each on person channels, one
-/// shared target per room.
-#[allow(clippy::too_many_arguments)]
-fn place<'f>(
-    cx: &Context<'f>,
-    people: &[Person],
-    channel: &ChannelRef,
-    text: Option<&'f Template>,
-    room: &str,
-    seen: &mut HashSet<(String, String)>,
-    rooms: &mut Vec<Target<'f>>,
-    out: &mut Resolution<'f>,
-) {
-    for person in people {
-        if let Some(detail) = &person.unknown {
-            let name = match channel {
-                ChannelRef::Named(n) => Some(n.clone()),
-                ChannelRef::LastUsed => cx.followup.message.fallback_channel.clone(),
+/// shared target per room; a person once per channel.
+struct Placing<'c, 'f> {
+    cx: &'c Context<'f>,
+    /// (channel, person) already given a target.
+    seen: HashSet<(String, String)>,
+    rooms: Vec<Target<'f>>,
+    out: Resolution<'f>,
+}
+
+impl<'f> Placing<'_, 'f> {
+    fn place(
+        &mut self,
+        people: &[Person],
+        channel: &ChannelRef,
+        text: Option<&'f Template>,
+        room: &str,
+    ) {
+        let cx = self.cx;
+        for person in people {
+            // Without a tenant user there is no address to choose by: the
+            // message's channel (or the fallback), where the delivery fails.
+            let chosen = match &person.unknown {
+                Some(detail) => Err(detail.clone()),
+                None => channel_for(cx, person, channel),
             };
-            let is_room = name
-                .as_ref()
-                .and_then(|n| cx.tenant.channels.get(n))
-                .is_some_and(|c| c.is_room());
-            match name {
-                Some(name) if !is_room => {
-                    if seen.insert((name.clone(), person.id.clone())) {
-                        out.targets.push(Target {
-                            channel: name,
-                            target: person.id.clone(),
-                            recipient: person.json.clone(),
-                            text,
-                            problem: Some(detail.clone()),
-                            room: false,
-                        });
+            let chosen = match chosen {
+                Ok(chosen) => chosen,
+                Err(detail) => {
+                    let name = match channel {
+                        ChannelRef::Named(n) => Some(n.clone()),
+                        ChannelRef::LastUsed => cx.followup.message.fallback_channel.clone(),
+                    };
+                    let is_room = name
+                        .as_ref()
+                        .and_then(|n| cx.tenant.channels.get(n))
+                        .is_some_and(|c| c.is_room());
+                    match name {
+                        // A room is still told, without them.
+                        Some(name) if !is_room => {
+                            if self.seen.insert((name.clone(), person.id.clone())) {
+                                self.out.targets.push(Target {
+                                    channel: name,
+                                    target: person.id.clone(),
+                                    recipient: person.json.clone(),
+                                    text,
+                                    problem: Some(detail),
+                                    room: false,
+                                });
+                            }
+                        }
+                        _ => self.out.unresolved.push(Unresolved {
+                            value: person.id.clone(),
+                            detail,
+                        }),
                     }
+                    continue;
                 }
-                _ => out.unresolved.push(Unresolved {
-                    value: person.id.clone(),
-                    detail: detail.clone(),
-                }),
-            }
-            continue;
-        }
-        let chosen = match channel_for(cx, person, channel) {
-            Ok(chosen) => chosen,
-            Err(detail) => {
-                let channel = match channel {
-                    ChannelRef::Named(n) => n.clone(),
-                    ChannelRef::LastUsed => cx
-                        .followup
-                        .message
-                        .fallback_channel
-                        .clone()
-                        .unwrap_or_default(),
-                };
-                if seen.insert((channel.clone(), person.id.clone())) {
-                    out.targets.push(Target {
-                        channel,
-                        target: person.id.clone(),
-                        recipient: person.json.clone(),
-                        text,
-                        problem: Some(detail),
-                        room: false,
-                    });
-                }
+            };
+            if !self.seen.insert((chosen.clone(), person.id.clone())) {
                 continue;
             }
-        };
-        if !seen.insert((chosen.clone(), person.id.clone())) {
-            continue;
-        }
-        let is_room = cx.tenant.channels.get(&chosen).is_some_and(|c| c.is_room());
-        if !is_room {
-            out.targets.push(Target {
-                channel: chosen,
-                target: person.id.clone(),
-                recipient: person.json.clone(),
-                text,
-                problem: None,
-                room: false,
-            });
-            continue;
-        }
-        match rooms
-            .iter_mut()
-            .find(|t| t.channel == chosen && t.target == room)
-        {
-            Some(target) => add_to_room(&mut target.recipient, &person.json),
-            None => {
-                let mut recipient = json!({"id": "room", "name": "", "recipients": []});
-                add_to_room(&mut recipient, &person.json);
-                rooms.push(Target {
+            let is_room = cx.tenant.channels.get(&chosen).is_some_and(|c| c.is_room());
+            if !is_room {
+                self.out.targets.push(Target {
                     channel: chosen,
-                    target: room.to_owned(),
-                    recipient,
+                    target: person.id.clone(),
+                    recipient: person.json.clone(),
                     text,
                     problem: None,
-                    room: true,
+                    room: false,
                 });
+                continue;
+            }
+            match self
+                .rooms
+                .iter_mut()
+                .find(|t| t.channel == chosen && t.target == room)
+            {
+                Some(target) => add_to_room(&mut target.recipient, &person.json),
+                None => {
+                    let mut recipient = json!({"id": "room", "name": "", "recipients": []});
+                    add_to_room(&mut recipient, &person.json);
+                    self.rooms.push(Target {
+                        channel: chosen,
+                        target: room.to_owned(),
+                        recipient,
+                        text,
+                        problem: None,
+                        room: true,
+                    });
+                }
             }
         }
     }
