@@ -59,9 +59,13 @@ pub struct Delivery {
     pub tries: i64,
     pub detail: Option<String>,
     pub updated_at: Seconds,
+    /// The order of storing: the order of the attempt's targets.
+    pub seq: i64,
 }
 
 const DELIVERY_COLUMNS: &str = "id, followup, record_id, cycle, attempt, channel, target, recipient, payload, state, tries, detail, updated_at";
+/// The columns read back, with the order deliveries were stored in.
+const DELIVERY_READ: &str = "id, followup, record_id, cycle, attempt, channel, target, recipient, payload, state, tries, detail, updated_at, rowid";
 
 fn delivery_row(row: &rusqlite::Row) -> rusqlite::Result<Delivery> {
     let state: String = row.get(9)?;
@@ -78,6 +82,7 @@ fn delivery_row(row: &rusqlite::Row) -> rusqlite::Result<Delivery> {
         tries: row.get(10)?,
         detail: row.get(11)?,
         updated_at: row.get(12)?,
+        seq: row.get(13)?,
     })
 }
 
@@ -157,11 +162,14 @@ impl Store {
         attempt: i64,
     ) -> anyhow::Result<Vec<Delivery>> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {DELIVERY_COLUMNS} FROM deliveries
-             WHERE followup = ?1 AND record_id = ?2 AND cycle = ?3 AND attempt = ?4 ORDER BY rowid"
+            "SELECT {DELIVERY_READ} FROM deliveries
+             WHERE followup = ?1 AND record_id = ?2 AND cycle = ?3 AND attempt = ?4"
         ))?;
         let rows = stmt.query_map(params![followup, record_id, cycle, attempt], delivery_row)?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        // Sorted here: see `records::oldest_first` for why not `ORDER BY`.
+        let mut deliveries: Vec<Delivery> = rows.collect::<Result<_, _>>()?;
+        deliveries.sort_by_key(|d| d.seq);
+        Ok(deliveries)
     }
 
     /// Every delivery of a record, oldest first.
@@ -171,7 +179,7 @@ impl Store {
         record_id: &str,
     ) -> anyhow::Result<Vec<Delivery>> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE followup = ?1 AND record_id = ?2 ORDER BY cycle, attempt, rowid"
+            "SELECT {DELIVERY_READ} FROM deliveries WHERE followup = ?1 AND record_id = ?2 ORDER BY cycle, attempt, rowid"
         ))?;
         let rows = stmt.query_map(params![followup, record_id], delivery_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -180,17 +188,22 @@ impl Store {
     /// The attempts of a follow-up that have not closed.
     pub fn open_attempts(&self, followup: &str) -> anyhow::Result<Vec<OpenAttempt>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT record_id, cycle, attempt FROM attempts WHERE followup = ?1 AND closed_at IS NULL
-             ORDER BY started_at, record_id",
+            "SELECT started_at, record_id, cycle, attempt FROM attempts WHERE followup = ?1 AND closed_at IS NULL",
         )?;
         let rows = stmt.query_map([followup], |row| {
-            Ok(OpenAttempt {
-                record_id: row.get(0)?,
-                cycle: row.get(1)?,
-                attempt: row.get(2)?,
-            })
+            Ok((
+                row.get::<_, i64>(0)?,
+                OpenAttempt {
+                    record_id: row.get(1)?,
+                    cycle: row.get(2)?,
+                    attempt: row.get(3)?,
+                },
+            ))
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        // Oldest first, sorted here: see `records::oldest_first`.
+        let mut open: Vec<(i64, OpenAttempt)> = rows.collect::<Result<_, _>>()?;
+        open.sort_by(|a, b| (a.0, &a.1.record_id).cmp(&(b.0, &b.1.record_id)));
+        Ok(open.into_iter().map(|(_, a)| a).collect())
     }
 
     pub fn close_attempt(
