@@ -403,9 +403,6 @@ recipients:
 message:
   channel: email
   text: "Hi @{local.requester_name ?? \"there\"}, ticket #@{followup.data.id} (@{followup.data.subject}) waits for your reply."
-  digest:
-    title: "@{digest.count} tickets wait for your reply"
-    line: "#@{followup.data.id}: @{followup.data.subject}"
 
 schedule:
   every: 2d
