@@ -48,6 +48,10 @@ pub struct Resolution<'f> {
     pub unresolved: Vec<Unresolved>,
     /// `local.*` the lookups defined, for this record.
     pub locals: Map<String, Value>,
+    /// Set when a lookup failed for a reason that may pass (no answer, a
+    /// 429 or 5xx): the attempt waits rather than going out short of
+    /// recipients.
+    pub deferred: Option<String>,
 }
 
 /// Someone to tell.
@@ -322,6 +326,11 @@ fn look_up(
     };
     let response = match integration::fetch_source(http, "lookup", &lookup.source, &scopes) {
         Ok(response) => response,
+        Err(e) if e.is_transient() => {
+            out.deferred
+                .get_or_insert_with(|| format!("the lookup of `{value}` failed: {e}"));
+            return None;
+        }
         Err(e) => {
             out.unresolved.push(Unresolved {
                 value: value.to_owned(),
@@ -442,5 +451,19 @@ fn add_groups<'t>(
                 detail: format!("`{value}` is not a tenant group"),
             }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_room_names_all_its_people() {
+        let mut room = json!({"id": "room", "name": "", "recipients": []});
+        add_to_room(&mut room, &json!({"id": "alice", "name": "Alice Doe"}));
+        add_to_room(&mut room, &json!({"id": "bob@x.com"}));
+        assert_eq!(room["name"], "Alice Doe, bob@x.com");
+        assert_eq!(room["recipients"].as_array().unwrap().len(), 2);
     }
 }

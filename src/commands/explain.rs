@@ -9,7 +9,7 @@ use crate::clock::format_seconds;
 use crate::definition::load::Catalog;
 use crate::definition::model::Status;
 use crate::exit;
-use crate::pass::GRACE;
+use crate::pass::due;
 use crate::store::{RecordState, Store};
 
 pub fn run(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
@@ -124,8 +124,7 @@ pub fn run(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
             RecordState::Resolved => "it left the poll and was resolved; its return opens a new cycle".to_owned(),
             RecordState::Exhausted => format!("all {} attempts were made; nothing more is sent while it stays", record.attempts),
             RecordState::Open => {
-                let every = f.schedule.every.as_secs() as i64;
-                let next = record.last_attempt_at.map_or(record.opened_at, |at| at + every);
+                let next = due::next_attempt(&record, f.schedule.every);
                 let spent = record.attempts >= i64::from(f.schedule.attempts);
                 let window = f.schedule.window.as_ref();
                 let window_note = window
@@ -133,7 +132,7 @@ pub fn run(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
                     .unwrap_or_default();
                 if spent {
                     format!("every attempt is made; it is exhausted at {} if still open", format_seconds(next))
-                } else if now + GRACE < next {
+                } else if !due::is_due(next, now) {
                     format!("attempt {} is due at {}{window_note}", record.attempts + 1, format_seconds(next))
                 } else if let Some(w) = window.filter(|w| !w.contains(jiff::Timestamp::from_second(now).unwrap_or_default())) {
                     let opens = w

@@ -134,7 +134,11 @@ fn parse_since(text: &str, now: i64) -> anyhow::Result<i64> {
         return Ok(t.as_second());
     }
     match crate::units::parse_duration(text) {
-        Ok(d) => Ok(now - d.as_secs() as i64),
+        // Further back than 1970: everything.
+        Ok(d) => Ok(i64::try_from(d.as_secs())
+            .ok()
+            .and_then(|d| now.checked_sub(d))
+            .unwrap_or(i64::MIN)),
         Err(_) => Err(exit::usage(format!(
             "--since `{text}` is neither an RFC 3339 time (2026-01-05T09:00:00Z) nor a duration (2h, 7d)"
         ))),

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use crate::cli::{Paths, RunOnceArgs};
 use crate::definition::load::Catalog;
+use crate::definition::model::Status;
 use crate::exit;
 use crate::pass::{self, PollOutcome};
 use crate::store::Store;
@@ -28,19 +29,30 @@ pub fn run(paths: &Paths, args: &RunOnceArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: the tenant is invalid: nothing runs");
         return Ok(ExitCode::from(exit::FAILURE));
     }
-    if let Some(only) = &args.only {
-        let entry = catalog
-            .find(only)
-            .ok_or_else(|| crate::commands::show::unknown(&catalog, only))?;
-        if entry.followup.is_none() {
-            eprintln!("error: {} is invalid: nothing runs", entry.file.display());
-            return Ok(ExitCode::from(exit::FAILURE));
+    // `--only`, by id or name, resolved once to an id.
+    let only = match &args.only {
+        None => None,
+        Some(key) => {
+            let entry = catalog
+                .find(key)
+                .ok_or_else(|| crate::commands::show::unknown(&catalog, key))?;
+            match &entry.followup {
+                None => {
+                    eprintln!("error: {} is invalid: nothing runs", entry.file.display());
+                    return Ok(ExitCode::from(exit::FAILURE));
+                }
+                Some(f) if f.status == Status::Inactive => {
+                    eprintln!("warning: follow-up `{}` is inactive: nothing runs", f.id);
+                }
+                Some(_) => {}
+            }
+            Some(entry.id())
         }
-    }
+    };
     let invalid: Vec<String> = catalog
         .entries
         .iter()
-        .filter(|e| e.followup.is_none() && args.only.as_deref().is_none_or(|o| e.id() == o))
+        .filter(|e| e.followup.is_none() && only.as_ref().is_none_or(|o| &e.id() == o))
         .map(|e| e.id())
         .collect();
     for id in &invalid {
@@ -52,21 +64,20 @@ pub fn run(paths: &Paths, args: &RunOnceArgs) -> anyhow::Result<ExitCode> {
     } else {
         Store::open(&db)?
     };
-    if let Some(retain) = args.retain {
-        let before = args.now.get().as_second() - retain.as_secs() as i64;
-        let pruned = store.prune_events(before)?;
-        if pruned > 0 {
+    // A retention longer than the time since 1970 keeps everything.
+    let retain_before = args.retain.and_then(|retain| {
+        let back = i64::try_from(retain.as_secs()).ok()?;
+        args.now.get().as_second().checked_sub(back)
+    });
+    if let Some(before) = retain_before.filter(|_| !args.dry_run) {
+        let (events, attempts, records) = store.atomically(|s| s.prune(before))?;
+        if events + attempts + records > 0 {
             eprintln!(
-                "pruned {pruned} events older than {}",
-                crate::units::format_duration(retain)
+                "forgot what is older than {}: {events} events, {attempts} closed attempts, {records} resolved records",
+                crate::clock::format_seconds(before)
             );
         }
     }
-    let only = args
-        .only
-        .as_ref()
-        .and_then(|o| catalog.find(o))
-        .and_then(|e| e.raw.as_ref().map(|r| r.id.clone()));
     let options = pass::Options {
         now: args.now.get(),
         dry_run: args.dry_run,

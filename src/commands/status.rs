@@ -11,7 +11,9 @@ use crate::cli::{Paths, StatusArgs, TableFormat};
 use crate::clock::format_seconds;
 use crate::commands::table::Table;
 use crate::definition::load::Catalog;
-use crate::store::{FollowupState, RecordState, Store};
+use crate::definition::model::Status;
+use crate::pass::due;
+use crate::store::{FollowupState, RecordState, Seconds, Store};
 
 #[derive(Serialize, Default)]
 struct Row {
@@ -52,22 +54,40 @@ pub fn run(paths: &Paths, args: &StatusArgs) -> anyhow::Result<ExitCode> {
             ..Row::default()
         };
         fill(&mut row, state, store.as_ref(), &id)?;
-        if let (Some(f), Some(store)) = (&entry.followup, &store) {
-            let polled = state.and_then(|s| s.last_poll_at);
-            row.next_poll = Some(match polled {
-                Some(last) => format_seconds((last + f.polling.every.as_secs() as i64).max(now)),
-                None => "now".to_owned(),
-            });
-            let every = f.schedule.every.as_secs() as i64;
-            row.next_attempt = store
-                .next_due(&id, i64::from(f.schedule.attempts), every)?
-                .map(|at| {
-                    if at <= now {
-                        "now".to_owned()
-                    } else {
-                        format_seconds(at)
-                    }
-                });
+        if let Some(f) = entry
+            .followup
+            .as_ref()
+            .filter(|f| f.status == Status::Active)
+        {
+            let when = |at: Seconds| match due::is_due(at, now) {
+                true => "now".to_owned(),
+                false => format_seconds(at),
+            };
+            let last_poll = state.and_then(|s| s.last_poll_at);
+            row.next_poll = Some(
+                due::next_poll(last_poll, f.polling.every).map_or_else(|| "now".to_owned(), when),
+            );
+            let polled_ok =
+                state.is_some_and(|s| s.last_poll_ok == Some(true) && s.identity_changed.is_none());
+            row.next_attempt = match &store {
+                // Nothing is sent until a poll succeeds.
+                Some(_) if !polled_ok => Some("after a successful poll".to_owned()),
+                Some(store) => store
+                    .next_due(
+                        &id,
+                        i64::from(f.schedule.attempts),
+                        f.schedule.every.as_secs() as i64,
+                    )?
+                    .map(|at| match f.schedule.window.as_ref() {
+                        // Due, but outside the window: when it opens.
+                        Some(w) if due::is_due(at, now) => jiff::Timestamp::from_second(now)
+                            .ok()
+                            .and_then(|t| w.next_open(t))
+                            .map_or_else(|| "never (window)".to_owned(), |t| when(t.as_second())),
+                        _ => when(at),
+                    }),
+                None => None,
+            };
         }
         rows.push(row);
     }

@@ -228,7 +228,7 @@ fn fetch_token(
     let expires = parsed
         .get("expires_in")
         .and_then(|v| v.as_u64().or_else(|| v.as_str()?.parse().ok()))
-        .map(|secs| Instant::now() + Duration::from_secs(secs));
+        .and_then(|secs| Instant::now().checked_add(Duration::from_secs(secs)));
     Ok(Token {
         access_token: access_token.to_owned(),
         expires,

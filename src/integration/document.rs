@@ -6,6 +6,9 @@
 use std::cell::OnceCell;
 
 use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::path::JsonPath;
 
 use super::error::{Failure, Secrets, excerpt};
 
@@ -84,6 +87,23 @@ impl Document {
     pub fn into_json(self) -> Result<Value, Failure> {
         self.json()?;
         Ok(self.tree.into_inner().unwrap_or(Value::Null))
+    }
+
+    /// The first value `path` selects (not null). A singular path is
+    /// walked over the bytes, without building the tree, unless the tree is
+    /// already there.
+    pub fn select(&self, path: &JsonPath) -> Result<Option<Value>, Failure> {
+        if self.tree.get().is_none() {
+            let root: &RawValue =
+                serde_json::from_slice(&self.bytes).map_err(|e| self.not_json(e.to_string()))?;
+            if let Some(leaf) = path.walk_raw(root) {
+                let leaf = leaf.map_err(|e| self.not_json(e))?;
+                return Ok(leaf
+                    .and_then(|l| serde_json::from_str::<Value>(l.get()).ok())
+                    .filter(|v| !v.is_null()));
+            }
+        }
+        Ok(path.first(self.json()?).cloned())
     }
 
     /// The failure for a document found not to be JSON.

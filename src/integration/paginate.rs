@@ -16,6 +16,7 @@
 
 use serde_json::Value;
 
+use super::document::Document;
 use super::error::Failure;
 use super::request::Page;
 use super::url;
@@ -80,7 +81,9 @@ pub(super) fn next(
     base_body: Option<&Value>,
     current: &Target,
 ) -> Result<Next, Failure> {
-    let json = page.json.json()?;
+    // What the page says is read from its bytes: a tree is built only for
+    // paths that need one (filters, wildcards).
+    let json = &page.json;
     match &paginate.kind {
         PaginateKind::Offset {
             offset_param,
@@ -152,8 +155,9 @@ pub(super) fn next(
 }
 
 /// The number at `total_path`: a number, or digits in a string.
-fn total(path: &JsonPath, json: &Value) -> Result<u64, Failure> {
-    let value = path.first(json).ok_or_else(|| {
+fn total(path: &JsonPath, json: &Document) -> Result<u64, Failure> {
+    let value = json.select(path)?;
+    let value = value.as_ref().ok_or_else(|| {
         Failure::Paginate(format!(
             "`total_path` `{}` is absent from the response",
             path.source()
@@ -175,11 +179,11 @@ fn total(path: &JsonPath, json: &Value) -> Result<u64, Failure> {
 /// `"true"`), or a filter in it selects something (an object or array, as
 /// `$[?@.has_more == false]` does). `false`, null or nothing go on; any
 /// other value fails, rather than guess.
-fn stops(stop_path: Option<&JsonPath>, json: &Value) -> Result<bool, Failure> {
+fn stops(stop_path: Option<&JsonPath>, json: &Document) -> Result<bool, Failure> {
     let Some(path) = stop_path else {
         return Ok(false);
     };
-    match path.first(json) {
+    match json.select(path)?.as_ref() {
         None | Some(Value::Bool(false)) => Ok(false),
         Some(Value::Bool(true)) | Some(Value::Object(_) | Value::Array(_)) => Ok(true),
         Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
@@ -193,8 +197,8 @@ fn stops(stop_path: Option<&JsonPath>, json: &Value) -> Result<bool, Failure> {
 }
 
 /// A cursor or URL: a string or a number; absent, null or `""` is none.
-fn text_at(path: &JsonPath, json: &Value, what: &str) -> Result<Option<String>, Failure> {
-    match path.first(json) {
+fn text_at(path: &JsonPath, json: &Document, what: &str) -> Result<Option<String>, Failure> {
+    match json.select(path)?.as_ref() {
         None => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -304,7 +308,18 @@ mod tests {
 
     #[test]
     fn stop_path_true_a_filter_match_or_fail() {
-        let stop = |path: &str, json: Value| stops(Some(&JsonPath::parse(path).unwrap()), &json);
+        let stop = |path: &str, json: Value| {
+            let document = Document::from_value(json.clone());
+            let raw =
+                Document::checked(json.to_string().into_bytes(), &Default::default()).unwrap();
+            let from_tree = stops(Some(&JsonPath::parse(path).unwrap()), &document);
+            // Read from the bytes or from a tree, the answer is the same.
+            assert_eq!(
+                from_tree.is_ok(),
+                stops(Some(&JsonPath::parse(path).unwrap()), &raw).is_ok()
+            );
+            from_tree
+        };
         use serde_json::json;
         assert!(stop("$.isLast", json!({"isLast": true})).unwrap());
         assert!(!stop("$.isLast", json!({"isLast": false})).unwrap());

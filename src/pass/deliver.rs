@@ -2,12 +2,10 @@
 //! became of it. A delivery is stored pending before it is sent; this
 //! marks it after, so a crash in between repeats only that delivery.
 
-use std::io::Write;
-
 use serde_json::Value;
 
 use super::{CHANNEL_STRIKES, FollowupReport, Pass};
-use crate::channel::{Channel, Outcome, Outgoing};
+use crate::channel::{Outcome, Outgoing};
 use crate::definition::followup::Followup;
 use crate::store::{Delivery, DeliveryState, Event, EventKind, Store};
 
@@ -126,26 +124,4 @@ pub fn close_attempt(
             .attempt(attempt)
             .detail(format!("{delivered} of {total} delivered")),
     )
-}
-
-/// `--dry-run`'s channel: prints what would be sent, sends nothing.
-pub struct DryRun;
-
-#[derive(serde::Serialize)]
-struct DryRunLine<'a> {
-    dry_run: bool,
-    #[serde(flatten)]
-    outgoing: &'a Outgoing<'a>,
-}
-
-impl Channel for DryRun {
-    fn deliver(&mut self, outgoing: &Outgoing) -> Outcome {
-        let line = DryRunLine {
-            dry_run: true,
-            outgoing,
-        };
-        let line = serde_json::to_string(&line).expect("a delivery serializes");
-        let _ = writeln!(std::io::stdout().lock(), "{line}");
-        Outcome::Delivered
-    }
 }

@@ -20,12 +20,10 @@ use crate::store::{Event, EventKind, Seconds, Store};
 
 mod actions;
 mod deliver;
+pub mod due;
 mod poll;
 mod reconcile;
 mod schedule;
-
-/// The minute of grace that absorbs cron's jitter in every "is it due".
-pub const GRACE: Seconds = 60;
 
 /// After this many transient failures in a row, a channel is skipped for
 /// the rest of the pass.
@@ -91,7 +89,8 @@ pub struct Pass<'a> {
     pub now: Seconds,
     pub now_text: String,
     pub dry_run: bool,
-    pub deadline: Instant,
+    /// When to stop starting work (`--max-duration`); none when too far to say.
+    pub deadline: Option<Instant>,
     pub http: Http,
     /// `global.*`: tenant attributes and those actions have set.
     pub globals: Value,
@@ -110,8 +109,8 @@ pub fn run(catalog: &Catalog, store: &Store, options: &Options) -> anyhow::Resul
         now: options.now.as_second(),
         now_text: crate::clock::format(options.now),
         dry_run: options.dry_run,
-        deadline: started + options.max_duration,
-        http: Http::new(Some(started + options.max_duration)),
+        deadline: started.checked_add(options.max_duration),
+        http: Http::new(started.checked_add(options.max_duration)),
         globals: Value::Object(globals),
         channels: HashMap::new(),
         strikes: HashMap::new(),
@@ -125,8 +124,12 @@ pub fn run(catalog: &Catalog, store: &Store, options: &Options) -> anyhow::Resul
             f.status == Status::Active && options.only.as_deref().is_none_or(|only| only == f.id)
         });
     for f in followups {
-        if Instant::now() >= pass.deadline {
-            report.unfinished.push(f.id.clone());
+        if pass.out_of_time() {
+            // Left for the next pass; it counts only if its poll was due.
+            let last_poll = store.followup_state(&f.id)?.last_poll_at;
+            if due::poll_is_due(last_poll, f.polling.every, pass.now) {
+                report.unfinished.push(f.id.clone());
+            }
             continue;
         }
         report.followups.push(pass.followup(f)?);
@@ -147,10 +150,7 @@ impl Pass<'_> {
             report.poll = PollOutcome::Skipped(detail);
             return Ok(report);
         }
-        let poll_due = state
-            .last_poll_at
-            .is_none_or(|last| self.now + GRACE >= last + f.polling.every.as_secs() as Seconds);
-        if poll_due {
+        if due::poll_is_due(state.last_poll_at, f.polling.every, self.now) {
             report.poll = self.poll_and_reconcile(f, &mut state, &mut report)?;
         }
         // Notify only after a successful latest poll.
@@ -170,17 +170,13 @@ impl Pass<'_> {
     fn channel(&mut self, name: &str) -> Option<&mut Box<dyn Channel>> {
         if !self.channels.contains_key(name) {
             let config = self.catalog.tenant.channels.get(name)?;
-            let opened: Box<dyn Channel> = if self.dry_run {
-                Box::new(deliver::DryRun)
-            } else {
-                channel::open(config)
-            };
+            let opened = channel::open(config, self.dry_run);
             self.channels.insert(name.to_owned(), opened);
         }
         self.channels.get_mut(name)
     }
 
     pub fn out_of_time(&self) -> bool {
-        Instant::now() >= self.deadline
+        self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 }

@@ -59,82 +59,77 @@ impl Pass<'_> {
     fn poll(&mut self, f: &Followup, tracked: &IdMap<Tracked>) -> Result<PollResult, String> {
         let followup_scope = json!({ "id": f.id, "name": f.name });
         let mut locals = Map::new();
+        let (last, earlier) = f
+            .extraction
+            .integrations
+            .split_last()
+            .expect("rules require at least one integration");
+        // Earlier integrations only define attributes, from their first
+        // page: they are not paginated.
+        for integration in earlier {
+            let local_scope = Value::Object(locals.clone());
+            let scopes = scopes(&followup_scope, &local_scope, &self.globals);
+            let page = integration::fetch_source(
+                &mut self.http,
+                &integration.id,
+                &integration.source,
+                &scopes,
+            )
+            .map_err(|e| e.to_string())?;
+            define(&integration.attributes, &page, &mut locals);
+        }
+
+        let local_scope = Value::Object(locals.clone());
+        let scopes = scopes(&followup_scope, &local_scope, &self.globals);
         let mut found = Found {
             tracked,
             records: Vec::new(),
             max_records: f.polling.max_records,
         };
-        let last = f.extraction.integrations.len().saturating_sub(1);
-        for (i, integration) in f.extraction.integrations.iter().enumerate() {
-            let local_scope = Value::Object(locals.clone());
-            let scopes = Scopes {
-                followup: Some(&followup_scope),
-                local: Some(&local_scope),
-                global: Some(&self.globals),
-                env: true,
-                ..Scopes::default()
-            };
-            let mut defined = Map::new();
-            let mut on_page = |page_index: usize, page: &Document| -> anyhow::Result<usize> {
-                if page_index == 0 && !integration.attributes.is_empty() {
-                    let tree = page.json().map_err(|e| anyhow::anyhow!("{e}"))?;
-                    for (name, path) in &integration.attributes {
-                        if let Some(v) = path.first(tree) {
-                            defined.insert(name.clone(), v.clone());
-                        }
-                    }
-                }
-                if i != last {
-                    // Only the first page of an earlier integration matters:
-                    // its attributes. Zero items stops its pagination.
-                    return Ok(0);
-                }
-                let page_no = page_index + 1;
-                // The common shape (`$.result[*]` with `$.sys_id`) is read
-                // from the bytes: no tree for a page of 100,000 records.
-                if let Some(raw) = f.extraction.loop_path.raw_records(page.bytes()) {
-                    let raw = raw
-                        .map_err(|e| anyhow::anyhow!("{}", page.not_json(e)))?
-                        .map_err(|e| anyhow::anyhow!("{e}"))?;
-                    let items = raw.len();
-                    for (n, record) in raw.into_iter().enumerate() {
-                        let id = match f.extraction.reconciliation_id.walk_raw(record) {
-                            Some(leaf) => {
-                                let leaf = leaf.map_err(|e| {
-                                    anyhow::anyhow!("page {page_no}, record {}: {e}", n + 1)
-                                })?;
-                                leaf.and_then(|l| serde_json::from_str::<Value>(l.get()).ok())
-                            }
-                            None => {
-                                let tree: Value = serde_json::from_str(record.get())?;
-                                f.extraction.reconciliation_id.first(&tree).cloned()
-                            }
-                        };
-                        found.add(f, id, record.get(), page_no, n + 1)?;
-                    }
-                    return Ok(items);
-                }
-                let (records, items) = f
-                    .extraction
-                    .loop_path
-                    .records(page.json().map_err(|e| anyhow::anyhow!("{e}"))?)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
-                for (n, record) in records.into_iter().enumerate() {
-                    let id = f.extraction.reconciliation_id.first(record).cloned();
-                    found.add(f, id, &record.to_string(), page_no, n + 1)?;
-                }
-                Ok(items)
-            };
-            integration::fetch(&mut self.http, integration, &scopes, &mut on_page)
-                .map_err(|e| e.to_string())?;
-            locals.extend(defined);
-        }
+        let mut defined = Map::new();
+        let mut on_page = |page_index: usize, page: &Document| -> anyhow::Result<usize> {
+            if page_index == 0 && !last.attributes.is_empty() {
+                define(
+                    &last.attributes,
+                    page.json().map_err(|e| anyhow::anyhow!("{e}"))?,
+                    &mut defined,
+                );
+            }
+            found.page(f, page_index + 1, page)
+        };
+        integration::fetch(&mut self.http, last, &scopes, &mut on_page)
+            .map_err(|e| e.to_string())?;
+        locals.extend(defined);
         let (records, duplicates) = first_of_each(found.records);
         Ok(PollResult {
             records,
             duplicates,
             locals,
         })
+    }
+}
+
+/// The scopes of an extraction's requests.
+fn scopes<'s>(followup: &'s Value, local: &'s Value, global: &'s Value) -> Scopes<'s> {
+    Scopes {
+        followup: Some(followup),
+        local: Some(local),
+        global: Some(global),
+        env: true,
+        ..Scopes::default()
+    }
+}
+
+/// `local.NAME` attributes from a response.
+fn define(
+    attributes: &[(String, crate::path::JsonPath)],
+    response: &Value,
+    into: &mut Map<String, Value>,
+) {
+    for (name, path) in attributes {
+        if let Some(v) = path.first(response) {
+            into.insert(name.clone(), v.clone());
+        }
     }
 }
 
@@ -164,6 +159,43 @@ struct Found<'t> {
 }
 
 impl Found<'_> {
+    /// Takes the records of one page; returns how many items its loop
+    /// element held (before any filter).
+    fn page(&mut self, f: &Followup, page_no: usize, page: &Document) -> anyhow::Result<usize> {
+        // The common shape (`$.result[*]` with `$.sys_id`) is read from the
+        // bytes: no tree for a page of 100,000 records.
+        if let Some(raw) = f.extraction.loop_path.raw_records(page.bytes()) {
+            let raw = raw
+                .map_err(|e| anyhow::anyhow!("{}", page.not_json(e)))?
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let items = raw.len();
+            for (n, record) in raw.into_iter().enumerate() {
+                let id = match f.extraction.reconciliation_id.walk_raw(record) {
+                    Some(leaf) => leaf
+                        .map_err(|e| anyhow::anyhow!("page {page_no}, record {}: {e}", n + 1))?
+                        .and_then(|l| serde_json::from_str::<Value>(l.get()).ok()),
+                    None => {
+                        let tree: Value = serde_json::from_str(record.get())?;
+                        f.extraction.reconciliation_id.first(&tree).cloned()
+                    }
+                };
+                self.add(f, id, record.get(), page_no, n + 1)?;
+            }
+            return Ok(items);
+        }
+        let tree = page.json().map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (records, items) = f
+            .extraction
+            .loop_path
+            .records(tree)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        for (n, record) in records.into_iter().enumerate() {
+            let id = f.extraction.reconciliation_id.first(record).cloned();
+            self.add(f, id, &record.to_string(), page_no, n + 1)?;
+        }
+        Ok(items)
+    }
+
     /// Adds one record, given its ID value and its JSON text.
     fn add(
         &mut self,

@@ -7,7 +7,7 @@
 //! - a tracked record absent from `resolve_after` successive successful
 //!   polls is resolved (`on_resolved` runs once); a baselined one is
 //!   dropped silently;
-//! - identity guard: a poll whose IDs share none with 10 or more tracked
+//! - identity guard: a poll whose IDs share none with 10 or more open
 //!   records changes nothing and blocks the follow-up until `reset`.
 //!
 //! [`plan`] decides, without touching the store; [`reconcile`] applies the
@@ -49,14 +49,14 @@ pub fn plan(
     baseline: bool,
 ) -> Plan {
     let mut plan = Plan::default();
-    let live = |t: &Tracked| t.state != RecordState::Resolved;
-    let live_count = tracked.values().filter(|t| live(t)).count();
-    if live_count >= IDENTITY_GUARD
+    let open = |t: &Tracked| t.state == RecordState::Open;
+    let open_count = tracked.values().filter(|t| open(t)).count();
+    if open_count >= IDENTITY_GUARD
         && !polled.is_empty()
-        && !polled.iter().any(|p| tracked.get(&p.id).is_some_and(live))
+        && !polled.iter().any(|p| tracked.get(&p.id).is_some_and(open))
     {
         plan.identity_changed = Some(format!(
-            "the poll found {} records and none of the {live_count} tracked ones: did the reconciliation ID or the query change?",
+            "the poll found {} records and none of the {open_count} open ones: did the reconciliation ID or the query change?",
             polled.len()
         ));
         return plan;
@@ -87,7 +87,7 @@ pub fn plan(
     let present: IdSet = polled.iter().map(|p| p.id.as_str()).collect();
     let mut missing: Vec<(&String, &Tracked)> = tracked
         .iter()
-        .filter(|(id, t)| live(t) && !present.contains(id.as_str()))
+        .filter(|(id, t)| t.state != RecordState::Resolved && !present.contains(id.as_str()))
         .collect();
     missing.sort_by(|a, b| a.0.cmp(b.0));
     for (id, t) in missing {
@@ -301,6 +301,17 @@ mod tests {
                 .is_none()
         );
         assert!(plan(&t, &polled(&[]), 2, false).identity_changed.is_none());
+        // Baselined records are not open: a feed whose IDs all turn over
+        // between polls (new tickets only) is not blocked.
+        let baselined: Vec<(&str, RecordState, i64)> = ids
+            .iter()
+            .map(|id| (id.as_str(), RecordState::Baselined, 0))
+            .collect();
+        assert!(
+            plan(&tracked(&baselined), &polled(&["new1"]), 2, false)
+                .identity_changed
+                .is_none()
+        );
         // Nine tracked records are not enough to be sure.
         let t = tracked(&entries[..9]);
         assert!(

@@ -8,14 +8,12 @@
 
 use serde_json::{Value, json};
 
-use super::{FollowupReport, GRACE, Pass, actions, deliver};
+use super::{FollowupReport, Pass, actions, deliver, due};
 use crate::channel;
 use crate::definition::followup::Followup;
 use crate::message;
 use crate::recipients::{self, merged};
-use crate::store::{
-    Delivery, DeliveryState, Event, EventKind, NewDelivery, Record, RecordState, Seconds,
-};
+use crate::store::{Delivery, DeliveryState, Event, EventKind, NewDelivery, Record, RecordState};
 use crate::template::{Encoding, Scopes};
 
 pub fn notify(
@@ -24,10 +22,9 @@ pub fn notify(
     locals: &Value,
     report: &mut FollowupReport,
 ) -> anyhow::Result<()> {
-    let every = f.schedule.every.as_secs() as Seconds;
     let max = i64::from(f.schedule.attempts);
     // An attempt made at or before this time makes the next one due.
-    let due_line = pass.now + GRACE - every;
+    let due_line = due::last_attempt_before(pass.now, f.schedule.every);
     let now_ts = jiff::Timestamp::from_second(pass.now)?;
     let window = f.schedule.window.as_ref();
     let in_window = window.is_none_or(|w| w.contains(now_ts));
@@ -65,7 +62,11 @@ pub fn notify(
             )?;
             continue;
         }
-        if !in_window || pass.out_of_time() {
+        let budget_spent = f
+            .schedule
+            .max_sends_per_pass
+            .is_some_and(|max| sends >= max);
+        if !in_window || budget_spent || pass.out_of_time() {
             continue;
         }
         sends += send_attempt(
@@ -144,9 +145,10 @@ pub fn notify(
                 });
                 break;
             }
-            let attempt = prepare_attempt(pass, f, record, locals)?;
-            sends += attempt.pending() as u32;
-            prepared.push(attempt);
+            if let Some(attempt) = prepare_attempt(pass, f, record, locals)? {
+                sends += attempt.pending() as u32;
+                prepared.push(attempt);
+            }
         }
         store_attempts(pass, f, &prepared, report)?;
         waiting -= prepared.len();
@@ -208,7 +210,7 @@ fn prepare_attempt(
     f: &Followup,
     record: &Record,
     locals: &Value,
-) -> anyhow::Result<Prepared> {
+) -> anyhow::Result<Option<Prepared>> {
     let attempt = record.attempts + 1;
     let scope = followup_scope(f, record, attempt);
     let resolution = recipients::resolve(
@@ -222,6 +224,17 @@ fn prepare_attempt(
         },
         &mut pass.http,
     );
+    if let Some(why) = resolution.deferred {
+        // Nothing is stored: the record stays due, and the next pass tries
+        // again.
+        pass.event(
+            Event::new(EventKind::NotificationDeferred, pass.now, &f.id)
+                .record(&record.id, record.cycle)
+                .attempt(attempt)
+                .detail(format!("attempt {attempt} waits: {why}")),
+        )?;
+        return Ok(None);
+    }
     let record_locals = merged(locals, &resolution.locals);
     let mut deliveries = Vec::new();
     let mut events = Vec::new();
@@ -316,14 +329,14 @@ fn prepare_attempt(
             if deliveries.len() == 1 { "y" } else { "ies" }
         )),
     );
-    Ok(Prepared {
+    Ok(Some(Prepared {
         record_id: record.id.clone(),
         cycle: record.cycle,
         attempt,
         deliveries,
         events,
         locals: record_locals,
-    })
+    }))
 }
 
 /// Stores attempts with their deliveries, each counted at once.

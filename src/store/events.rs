@@ -179,10 +179,26 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Deletes events older than `before`; returns how many.
-    pub fn prune_events(&self, before: Seconds) -> anyhow::Result<usize> {
-        Ok(self
+    /// `--retain`: forgets what is older than `before`: events, the
+    /// deliveries of attempts closed before it, and records resolved before
+    /// it (a return then opens cycle 1 again). Returns how many events,
+    /// attempts and records went.
+    pub fn prune(&self, before: Seconds) -> anyhow::Result<(usize, usize, usize)> {
+        let events = self
             .conn
-            .execute("DELETE FROM events WHERE at < ?1", [before])?)
+            .execute("DELETE FROM events WHERE at < ?1", [before])?;
+        self.conn.execute(
+            "DELETE FROM deliveries WHERE (followup, record_id, cycle, attempt) IN
+               (SELECT followup, record_id, cycle, attempt FROM attempts WHERE closed_at < ?1)",
+            [before],
+        )?;
+        let attempts = self
+            .conn
+            .execute("DELETE FROM attempts WHERE closed_at < ?1", [before])?;
+        let records = self.conn.execute(
+            "DELETE FROM records WHERE state = 'resolved' AND changed_at < ?1",
+            [before],
+        )?;
+        Ok((events, attempts, records))
     }
 }

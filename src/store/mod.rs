@@ -80,10 +80,8 @@ impl Store {
         }
     }
 
-    /// Opens an existing database without writing any file, not even the
-    /// WAL index (for `--dry-run`): it sees what the last finished pass
-    /// wrote (each pass checkpoints at its end), not what a crashed one left
-    /// in the WAL.
+    /// Opens an existing database that has no WAL as the file it is,
+    /// creating no file, not even a WAL index.
     fn open_untouched(path: &Path) -> anyhow::Result<Option<Store>> {
         Store::open_reader(path, "mode=ro&immutable=1")
     }
@@ -105,7 +103,7 @@ impl Store {
     /// run: the whole pass runs against it and nothing reaches the disk.
     pub fn in_memory_copy(path: &Path) -> anyhow::Result<Store> {
         let mut conn = Connection::open_in_memory()?;
-        if let Some(source) = Store::open_untouched(path)? {
+        if let Some(source) = Store::open_read_only(path)? {
             let backup = rusqlite::backup::Backup::new(&source.conn, &mut conn)?;
             backup
                 .run_to_completion(1024, std::time::Duration::ZERO, None)
