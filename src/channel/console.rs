@@ -18,7 +18,6 @@ impl Channel for Console {
             Ok(()) => Outcome::Delivered,
             Err(e) => Outcome::Transient {
                 detail: format!("cannot write to stdout: {e}"),
-                retry_after: None,
             },
         }
     }

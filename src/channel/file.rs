@@ -24,24 +24,35 @@ impl Channel for File {
     fn deliver(&mut self, outgoing: &Outgoing) -> Outcome {
         let mut line = serde_json::to_string(outgoing).expect("a delivery serializes");
         line.push('\n');
-        let result = match &mut self.file {
-            Some(file) => file.write_all(line.as_bytes()),
-            None => OpenOptions::new()
+        if self.file.is_none() {
+            match OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&self.path)
-                .and_then(|mut file| {
-                    file.write_all(line.as_bytes())?;
-                    self.file = Some(file);
-                    Ok(())
-                }),
-        };
+            {
+                Ok(file) => self.file = Some(file),
+                Err(e) => return self.failed(e),
+            }
+        }
+        let file = self.file.as_mut().expect("opened above");
+        // A write cut short (a full disk) must not leave half a line for
+        // the retry to append after: the file goes back to its length.
+        let length = file.metadata().map(|m| m.len());
+        let result = file.write_all(line.as_bytes());
+        if let (Err(_), Ok(length)) = (&result, length) {
+            let _ = file.set_len(length);
+        }
         match result {
             Ok(()) => Outcome::Delivered,
-            Err(e) => Outcome::Transient {
-                detail: format!("cannot write to {}: {e}", self.path.display()),
-                retry_after: None,
-            },
+            Err(e) => self.failed(e),
+        }
+    }
+}
+
+impl File {
+    fn failed(&self, e: std::io::Error) -> Outcome {
+        Outcome::Transient {
+            detail: format!("cannot write to {}: {e}", self.path.display()),
         }
     }
 }

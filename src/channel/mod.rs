@@ -1,8 +1,6 @@
 //! Channels: where deliveries go. One file per kind, behind one trait; the
 //! pass never knows which kind it talks to.
 
-use std::time::Duration;
-
 use serde::Serialize;
 use serde_json::Value;
 
@@ -38,7 +36,6 @@ pub enum Outcome {
     /// Worth trying again later (a 429, a 5xx, a timeout, a full disk).
     Transient {
         detail: String,
-        retry_after: Option<Duration>,
     },
     /// Trying again will not help (a 4xx, an unknown user).
     Permanent {

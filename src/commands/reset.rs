@@ -10,13 +10,14 @@ use crate::store::lock::PassLock;
 
 pub fn run(paths: &Paths, args: &ResetArgs) -> anyhow::Result<ExitCode> {
     let db = paths.db();
-    // A reset writes state: never while a pass runs.
-    let _lock = PassLock::acquire(&db)?;
-    let store = Store::open(&db)?;
-    let known_in_store = store.followup_states()?.iter().any(|s| s.id == args.id);
+    // Checked before anything is created: a mistyped id leaves no file.
     let known_in_dir = Catalog::load(&paths.dir(), &paths.tenant())
         .map(|c| c.entries.iter().any(|e| e.id() == args.id))
         .unwrap_or(false);
+    let known_in_store = match Store::open_read_only(&db)? {
+        Some(store) => store.followup_states()?.iter().any(|s| s.id == args.id),
+        None => false,
+    };
     if !known_in_store && !known_in_dir {
         return Err(exit::usage(format!(
             "no follow-up `{}` in {} nor in the database",
@@ -24,6 +25,9 @@ pub fn run(paths: &Paths, args: &ResetArgs) -> anyhow::Result<ExitCode> {
             paths.dir().display()
         )));
     }
+    // A reset writes state: never while a pass runs.
+    let _lock = PassLock::acquire(&db)?;
+    let store = Store::open(&db)?;
     store.atomically(|s| s.reset(&args.id, args.baseline))?;
     store.checkpoint()?;
     eprintln!(

@@ -200,7 +200,7 @@ fn fetch_token(
         token_url: oauth.token_url_source.clone(),
         failure: Box::new(failure),
     };
-    let response = send(http, &outgoing).map_err(|e| what(Failure::Send(e)))?;
+    let response = send(http, &outgoing).map_err(|e| what(Failure::Send(e.masked(secrets))))?;
     if !response.is_success() {
         // An error body says why (`invalid_client`); it holds no token.
         return Err(what(Failure::Status {

@@ -78,10 +78,6 @@ pub enum Failure {
 
 impl Failure {
     /// Worth trying again later: no response, 429 or 5xx.
-    #[allow(
-        dead_code,
-        reason = "for the HTTP channels (Slack, Teams, Google Chat, webhooks), which come with their own issue"
-    )]
     pub fn is_transient(&self) -> bool {
         match self {
             Failure::Send(e) => e.is_transient(),
@@ -93,10 +89,6 @@ impl Failure {
 }
 
 impl IntegrationError {
-    #[allow(
-        dead_code,
-        reason = "for the HTTP channels (Slack, Teams, Google Chat, webhooks), which come with their own issue"
-    )]
     pub fn is_transient(&self) -> bool {
         self.failure.is_transient()
     }
@@ -243,7 +235,7 @@ mod tests {
         let mut secrets = Secrets::default();
         secrets.add("hunter2");
         assert_eq!(format!("{secrets:?}"), "Secrets(1 masked)");
-        let request = crate::integration::Outgoing::new("GET", "https://h/x?key=hunter2")
+        let request = crate::integration::http::Outgoing::new("GET", "https://h/x?key=hunter2")
             .header("Authorization", "Bearer hunter2");
         assert!(!format!("{request:?}").contains("hunter2"));
     }

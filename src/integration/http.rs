@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use ureq::Agent;
@@ -41,14 +41,6 @@ impl Http {
             tokens: TokenCache::default(),
             deadline,
         }
-    }
-
-    #[allow(
-        dead_code,
-        reason = "for the HTTP channels (Slack, Teams, Google Chat, webhooks), which come with their own issue"
-    )]
-    pub fn deadline(&self) -> Option<Instant> {
-        self.deadline
     }
 
     /// How long a step that may take `limit` may take now: `limit`, or less
@@ -175,15 +167,6 @@ impl Outgoing {
         self
     }
 
-    #[allow(
-        dead_code,
-        reason = "for the HTTP channels (Slack, Teams, Google Chat, webhooks), which come with their own issue"
-    )]
-    pub fn body(mut self, body: Vec<u8>) -> Outgoing {
-        self.body = Some(body);
-        self
-    }
-
     /// Whether a header named `name` is set (case-insensitive).
     pub fn has_header(&self, name: &str) -> bool {
         self.headers
@@ -205,39 +188,12 @@ impl Incoming {
         (200..300).contains(&self.status)
     }
 
-    /// The first header named `name` (case-insensitive).
-    #[allow(
-        dead_code,
-        reason = "for the HTTP channels (Slack, Teams, Google Chat, webhooks), which come with their own issue"
-    )]
-    pub fn header<'a>(&'a self, name: &'a str) -> Option<&'a str> {
-        self.headers_named(name).next()
-    }
-
     /// Every header named `name`, in order (`Link` may come several times).
     pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> {
         self.headers
             .iter()
             .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
-    }
-
-    /// How long `Retry-After` asks to wait, now.
-    #[allow(
-        dead_code,
-        reason = "for the HTTP channels (Slack, Teams, Google Chat, webhooks), which come with their own issue"
-    )]
-    pub fn retry_after(&self) -> Option<Duration> {
-        parse_retry_after(self.header("retry-after")?, SystemTime::now())
-    }
-
-    /// `503 Service Unavailable`.
-    #[allow(
-        dead_code,
-        reason = "for the HTTP channels (Slack, Teams, Google Chat, webhooks), which come with their own issue"
-    )]
-    pub fn status_line(&self) -> String {
-        status_line(self.status)
     }
 }
 
@@ -277,12 +233,20 @@ pub enum SendError {
 }
 
 impl SendError {
+    /// The error with the secrets of its request masked: transport and TLS
+    /// messages may quote a host or URL built from `env.*`.
+    pub fn masked(self, secrets: &super::error::Secrets) -> SendError {
+        match self {
+            SendError::Connect(s) => SendError::Connect(secrets.mask(&s)),
+            SendError::Transport(s) => SendError::Transport(secrets.mask(&s)),
+            SendError::Tls(s) => SendError::Tls(secrets.mask(&s)),
+            SendError::Invalid(s) => SendError::Invalid(secrets.mask(&s)),
+            other => other,
+        }
+    }
+
     /// Worth trying again later (DESIGN.md, "Responses": timeouts and
     /// connection errors are transient).
-    #[allow(
-        dead_code,
-        reason = "for the HTTP channels (Slack, Teams, Google Chat, webhooks), which come with their own issue"
-    )]
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
@@ -491,45 +455,6 @@ fn from_ureq(e: &ureq::Error, limits: Limits) -> SendError {
     }
 }
 
-/// `Retry-After` (RFC 9110 §10.2.3): a number of seconds, or an HTTP-date
-/// (IMF-fixdate, or the obsolete RFC 850 and asctime forms) turned into the
-/// time left from `now`; a date in the past is zero. `None` when it is
-/// neither.
-#[allow(
-    dead_code,
-    reason = "for the HTTP channels (Slack, Teams, Google Chat, webhooks), which come with their own issue"
-)]
-pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-        // Digits only: seconds; a number too large for u64 waits "forever".
-        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
-    }
-    let at = parse_http_date(value)?;
-    let now = jiff::Timestamp::try_from(now).ok()?;
-    let left = at.duration_since(now);
-    Some(Duration::try_from(left).unwrap_or(Duration::ZERO))
-}
-
-/// An HTTP-date, in any of the three forms a recipient must accept.
-#[allow(
-    dead_code,
-    reason = "for the HTTP channels (Slack, Teams, Google Chat, webhooks), which come with their own issue"
-)]
-fn parse_http_date(value: &str) -> Option<jiff::Timestamp> {
-    const FORMATS: [&str; 3] = [
-        "%a, %d %b %Y %H:%M:%S GMT", // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
-        "%A, %d-%b-%y %H:%M:%S GMT", // RFC 850:     Sunday, 06-Nov-94 08:49:37 GMT
-        "%a %b %e %H:%M:%S %Y",      // asctime:     Sun Nov  6 08:49:37 1994
-    ];
-    // asctime pads the day with a space; strtime's `%e` wants it without.
-    let squeezed = value.split_whitespace().collect::<Vec<_>>().join(" ");
-    FORMATS.iter().find_map(|format| {
-        let civil = jiff::civil::DateTime::strptime(format, &squeezed).ok()?;
-        jiff::tz::TimeZone::UTC.to_timestamp(civil).ok()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -543,12 +468,15 @@ mod tests {
         let mut http = Http::new(None);
         let request = Outgoing::new("PUT", server.url("/hook"))
             .header("Content-Type", "application/json")
-            .header("Idempotency-Key", "a/b/1")
-            .body(br#"{"x":1}"#.to_vec());
+            .header("Idempotency-Key", "a/b/1");
+        let request = Outgoing {
+            body: Some(br#"{"x":1}"#.to_vec()),
+            ..request
+        };
         let response = send(&mut http, &request).unwrap();
         assert_eq!(response.status, 418);
         assert!(!response.is_success());
-        assert_eq!(response.header("x-seen"), Some("yes"));
+        assert_eq!(response.headers_named("x-seen").next(), Some("yes"));
         assert_eq!(response.body, br#"{"tea":true}"#);
         let received = &server.requests()[0];
         assert_eq!(received.method, "PUT");
@@ -697,37 +625,5 @@ mod tests {
         let response = send(&mut http, &request).unwrap();
         assert_eq!(response.status, 200);
         assert_eq!(response.body, br#"{"ok":true}"#);
-    }
-
-    #[test]
-    fn retry_after_in_seconds_or_as_a_date() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(784_111_777); // Sun, 06 Nov 1994 08:49:37 GMT
-        let parse = |v| parse_retry_after(v, now);
-        assert_eq!(parse("120"), Some(Duration::from_secs(120)));
-        assert_eq!(parse(" 0 "), Some(Duration::ZERO));
-        assert_eq!(
-            parse("Sun, 06 Nov 1994 08:50:07 GMT"),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(
-            parse("Sunday, 06-Nov-94 08:51:37 GMT"),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(
-            parse("Sun Nov  6 08:49:47 1994"),
-            Some(Duration::from_secs(10))
-        );
-        assert_eq!(parse("Sun, 06 Nov 1994 08:00:00 GMT"), Some(Duration::ZERO));
-        assert_eq!(parse("-5"), None);
-        assert_eq!(parse("soon"), None);
-        assert_eq!(parse(""), None);
-    }
-
-    #[test]
-    fn retry_after_from_a_response() {
-        let server = Server::start(|_| Reply::status(503).header("Retry-After", "7"));
-        let response = send(&mut Http::new(None), &Outgoing::new("GET", server.url("/"))).unwrap();
-        assert_eq!(response.status_line(), "503 Service Unavailable");
-        assert_eq!(response.retry_after(), Some(Duration::from_secs(7)));
     }
 }

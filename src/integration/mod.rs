@@ -30,9 +30,7 @@ mod test_tls;
 use serde_json::Value;
 
 pub use error::{Failure, IntegrationError};
-// `send` and its types are for the HTTP channels, which come later.
-#[allow(unused_imports)]
-pub use http::{Http, Incoming, Outgoing, SendError, parse_retry_after, send};
+pub use http::Http;
 
 use crate::definition::followup::{Integration, Paginate, Request, Source};
 use crate::template::Scopes;

@@ -118,7 +118,8 @@ impl<'r> Prepared<'r> {
                     .retain(|(name, _)| !name.eq_ignore_ascii_case("authorization"));
                 outgoing.headers.push(("Authorization".into(), value));
             }
-            let response = send(http, &outgoing).map_err(Failure::Send)?;
+            let response =
+                send(http, &outgoing).map_err(|e| Failure::Send(e.masked(&self.secrets)))?;
             let refreshable = self
                 .credentials
                 .as_ref()

@@ -68,7 +68,7 @@ pub fn send(
             report.delivered += 1;
             (DeliveryState::Delivered, EventKind::NotificationSent, None)
         }
-        Outcome::Transient { detail, .. } => {
+        Outcome::Transient { detail } => {
             *pass.strikes.entry(d.channel.clone()).or_default() += 1;
             report.pending += 1;
             (
