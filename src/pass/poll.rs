@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Pass, PollOutcome, reconcile};
 use crate::definition::followup::Followup;
-use crate::hashing::{IdMap, IdSet, content_hash};
+use crate::hashing::{IdMap, IdSet, content_digest};
 use crate::integration::{self, Document};
 use crate::store::{Event, EventKind, FollowupState, Polled, RecordState, Tracked};
 use crate::template::Scopes;
@@ -222,7 +222,7 @@ impl Found<'_> {
                 self.max_records
             );
         }
-        let hash = content_hash(data.as_bytes());
+        let hash = content_digest(data.as_bytes());
         // A known record whose data did not change needs no copy of it.
         let unchanged = self
             .tracked

@@ -220,7 +220,7 @@ mod tests {
         ids.iter()
             .map(|id| Polled {
                 id: id.to_string(),
-                hash: 1,
+                hash: [1; 16],
                 data: "{}".into(),
             })
             .collect()
@@ -236,7 +236,7 @@ mod tests {
                         cycle: 1,
                         state: *state,
                         absent: *absent,
-                        hash: 1,
+                        hash: [1; 16],
                     },
                 )
             })

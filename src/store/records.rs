@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::hashing::IdMap;
+use crate::hashing::{Digest, IdMap};
 
 use rusqlite::{OptionalExtension, params};
 
@@ -62,7 +62,7 @@ pub struct Tracked {
     pub cycle: i64,
     pub state: RecordState,
     pub absent: i64,
-    pub hash: i64,
+    pub hash: Digest,
 }
 
 /// A record as a poll found it.
@@ -70,7 +70,7 @@ pub struct Tracked {
 pub struct Polled {
     pub id: String,
     /// The hash of `data`: a changed record is rewritten, an unchanged one not.
-    pub hash: i64,
+    pub hash: Digest,
     /// The record as compact JSON.
     pub data: String,
 }

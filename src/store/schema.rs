@@ -32,7 +32,7 @@ const MIGRATIONS: &[&str] = &[
         opened_at INTEGER NOT NULL,
         changed_at INTEGER NOT NULL,
         absent INTEGER NOT NULL DEFAULT 0,
-        hash INTEGER NOT NULL,
+        hash BLOB NOT NULL,
         data TEXT NOT NULL,
         PRIMARY KEY (followup, record_id)
     ) WITHOUT ROWID;
