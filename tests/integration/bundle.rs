@@ -1,14 +1,12 @@
 //! `create`, `copy`, `export` and `import`: every one writes only valid
 //! definitions, all or nothing. Hostile bundles are built here, in code.
 
-use std::collections::BTreeMap;
-use std::fs;
 use std::io::{Cursor, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
+
+use crate::support::Test;
 
 const TENANT: &str = r#"tenant: acme-test
 attributes: { servicenow_url: "https://acme.service-now.com" }
@@ -63,115 +61,29 @@ schedule: { every: 1d, attempts: 2 }
 
 const NOW: &str = "2026-01-05T09:00:00Z";
 
-/// A fresh temp dir with `followups/tenant.yaml`; commands run inside it.
-struct Site {
-    root: tempfile::TempDir,
+/// A fresh temp dir with `followups/tenant.yaml`.
+fn site() -> Test {
+    let site = Test::new();
+    site.write("followups/tenant.yaml", TENANT);
+    site
 }
 
-impl Site {
-    fn new() -> Site {
-        let site = Site {
-            root: tempfile::tempdir().unwrap(),
-        };
-        site.write("followups/tenant.yaml", TENANT);
-        site
-    }
-
-    fn with_followups() -> Site {
-        let site = Site::new();
-        site.write("followups/approvals.yaml", APPROVALS);
-        site.write("followups/close.yaml", CLOSE);
-        site
-    }
-
-    fn path(&self, rel: &str) -> PathBuf {
-        self.root.path().join(rel)
-    }
-
-    fn write(&self, rel: &str, content: impl AsRef<[u8]>) {
-        let path = self.path(rel);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, content).unwrap();
-    }
-
-    fn read(&self, rel: &str) -> String {
-        fs::read_to_string(self.path(rel)).unwrap()
-    }
-
-    fn run(&self, args: &[&str]) -> Run {
-        self.run_with(args, &[], None)
-    }
-
-    fn run_with(&self, args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_followup"));
-        cmd.args(args)
-            .current_dir(self.root.path())
-            .env_clear()
-            .envs(env.iter().copied())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let mut input = child.stdin.take().unwrap();
-        let bytes = stdin.unwrap_or_default().to_vec();
-        let writer = std::thread::spawn(move || {
-            let _ = input.write_all(&bytes);
-        });
-        let output = child.wait_with_output().unwrap();
-        writer.join().unwrap();
-        Run(output)
-    }
-
-    /// Every file and directory under `followups/`, hidden ones included.
-    fn snapshot(&self) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
-        fn walk(dir: &Path, base: &Path, out: &mut BTreeMap<PathBuf, Option<Vec<u8>>>) {
-            for entry in fs::read_dir(dir).unwrap() {
-                let path = entry.unwrap().path();
-                let rel = path.strip_prefix(base).unwrap().to_path_buf();
-                if path.is_dir() {
-                    out.insert(rel, None);
-                    walk(&path, base, out);
-                } else {
-                    out.insert(rel, Some(fs::read(&path).unwrap()));
-                }
-            }
-        }
-        let mut out = BTreeMap::new();
-        walk(&self.path("followups"), self.root.path(), &mut out);
-        out
-    }
-}
-
-struct Run(Output);
-
-impl Run {
-    fn code(&self) -> i32 {
-        self.0.status.code().unwrap()
-    }
-    fn stdout(&self) -> &[u8] {
-        &self.0.stdout
-    }
-    fn stderr(&self) -> String {
-        String::from_utf8(self.0.stderr.clone()).unwrap()
-    }
-    #[track_caller]
-    fn ok(self) -> Run {
-        assert_eq!(self.code(), 0, "stderr: {}", self.stderr());
-        self
-    }
+/// [`site`] holding APPROVALS and CLOSE.
+fn site_with_followups() -> Test {
+    let site = site();
+    site.write("followups/approvals.yaml", APPROVALS)
+        .write("followups/close.yaml", CLOSE);
+    site
 }
 
 /// A bundle exported from a site holding APPROVALS and CLOSE.
 fn exported_bundle() -> Vec<u8> {
-    let source = Site::with_followups();
-    let run = source
-        .run_with(
-            &["export", "--all", "-o", "-"],
-            &[("FOLLOWUP_NOW", NOW)],
-            None,
-        )
-        .ok();
-    run.stdout().to_vec()
+    let run = site_with_followups()
+        .cmd(&["export", "--all", "-o", "-"])
+        .now(NOW)
+        .run();
+    run.assert_status(0);
+    run.stdout_bytes
 }
 
 fn entries(zip: &[u8]) -> Vec<(String, Vec<u8>)> {
@@ -225,15 +137,13 @@ fn replace_all(haystack: &mut [u8], from: &[u8], to: &[u8]) {
 
 #[test]
 fn export_all_then_import_into_an_empty_tenant_gives_identical_files_that_validate() {
-    let source = Site::with_followups();
+    let source = site_with_followups();
     source
-        .run_with(
-            &["export", "--all", "-o", "bundle.zip"],
-            &[("FOLLOWUP_NOW", NOW)],
-            None,
-        )
-        .ok();
-    let zip = fs::read(source.path("bundle.zip")).unwrap();
+        .cmd(&["export", "--all", "-o", "bundle.zip"])
+        .now(NOW)
+        .run()
+        .assert_status(0);
+    let zip = source.read_bytes("bundle.zip");
 
     let names: Vec<String> = entries(&zip).into_iter().map(|(n, _)| n).collect();
     assert_eq!(
@@ -292,23 +202,19 @@ fn export_all_then_import_into_an_empty_tenant_gives_identical_files_that_valida
     );
     assert!(!channels.contains("hook:"), "{channels}");
 
-    let target = Site::new();
-    fs::copy(source.path("bundle.zip"), target.path("bundle.zip")).unwrap();
-    let run = target.run(&["import", "bundle.zip"]).ok();
-    assert_eq!(
-        run.stderr(),
+    let target = site();
+    target.write_bytes("bundle.zip", &zip);
+    target.run(&["import", "bundle.zip"]).assert_status(0).assert_stderr(
         "followups/close.yaml:6:13: warning: `followups/data/incidents.json` does not exist (yet)\n\
          created `approvals` (\"Pending approvals\"): followups/approvals.yaml\n\
          created `close` (\"Resolved to close\"): followups/close.yaml\n\
-         imported 2 of 2 follow-ups from bundle.zip (tenant `acme-test`, exported 2026-01-05T09:00:00Z)\n"
+         imported 2 of 2 follow-ups from bundle.zip (tenant `acme-test`, exported 2026-01-05T09:00:00Z)\n",
     );
     assert_eq!(target.read("followups/approvals.yaml"), APPROVALS);
     assert_eq!(target.read("followups/close.yaml"), CLOSE);
-    let validate = target.run(&["validate"]).ok();
-    assert_eq!(
-        validate.stderr(),
+    target.run(&["validate"]).assert_status(0).assert_stderr(
         "followups/close.yaml:6:13: warning: `followups/data/incidents.json` does not exist (yet)\n\
-         2 follow-ups checked: 0 errors, 1 warning\n"
+         2 follow-ups checked: 0 errors, 1 warning\n",
     );
 }
 
@@ -322,78 +228,64 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 #[test]
 fn export_is_reproducible_and_takes_its_time_from_source_date_epoch() {
-    let site = Site::with_followups();
+    let site = site_with_followups();
     let a = site
-        .run_with(
-            &["export", "--all", "-o", "-"],
-            &[("SOURCE_DATE_EPOCH", "1767603600")],
-            None,
-        )
-        .ok();
+        .cmd(&["export", "--all", "-o", "-"])
+        .env("SOURCE_DATE_EPOCH", "1767603600")
+        .run();
+    a.assert_status(0);
     let b = site
-        .run_with(
-            &["export", "approvals", "Resolved to close", "-o", "-"],
-            &[("FOLLOWUP_NOW", NOW)],
-            None,
-        )
-        .ok();
-    assert_eq!(a.stdout(), b.stdout());
-    assert_eq!(
-        a.stderr(),
-        "exported 2 follow-ups (approvals, close) from tenant `acme-test` to stdout\n"
-    );
+        .cmd(&["export", "approvals", "Resolved to close", "-o", "-"])
+        .now(NOW)
+        .run();
+    b.assert_status(0);
+    assert_eq!(a.stdout_bytes, b.stdout_bytes);
+    a.assert_stderr("exported 2 follow-ups (approvals, close) from tenant `acme-test` to stdout\n");
 }
 
 #[test]
 fn export_refuses_literal_secrets_and_writes_nothing() {
-    let site = Site::with_followups();
+    let site = site_with_followups();
     site.write(
         "followups/tenant.yaml",
-        TENANT.replace(
+        &TENANT.replace(
             "\"@{env.SLACK_WEBHOOK_URL}\"",
             "\"https://hooks.slack.com/services/T0/B0/XXXX\"",
         ),
     );
     site.write(
         "followups/close.yaml",
-        CLOSE.replace(
+        &CLOSE.replace(
             "    - file: data/incidents.json\n",
             "    - request:\n        url: \"https://x.example/api?key=abc\"\n        headers: { Authorization: \"Basic dTpw\" }\n",
         ),
     );
-    let run = site.run(&["export", "--all", "-o", "out.zip"]);
-    assert_eq!(run.code(), 1);
-    assert_eq!(
-        run.stderr(),
-        "error: cannot export: a bundle never carries a secret, and these are written literally:\n  \
-         followups/close.yaml:7:14: `extraction.integrations[0].request.url` holds the URL parameter `key` written literally; write its value as `@{env.NAME}`\n  \
-         followups/close.yaml:8:35: `extraction.integrations[0].request.headers.Authorization` holds a secret written literally; write it as an `@{env.NAME}` reference\n  \
-         followups/tenant.yaml:4:38: channel `slack`: `webhook_url` holds a secret written literally; write it as an `@{env.NAME}` reference\n"
-    );
+    site.run(&["export", "--all", "-o", "out.zip"])
+        .assert_status(1)
+        .assert_stderr(
+            "error: cannot export: a bundle never carries a secret, and these are written literally:\n  \
+             followups/close.yaml:7:14: `extraction.integrations[0].request.url` holds the URL parameter `key` written literally; write its value as `@{env.NAME}`\n  \
+             followups/close.yaml:8:35: `extraction.integrations[0].request.headers.Authorization` holds a secret written literally; write it as an `@{env.NAME}` reference\n  \
+             followups/tenant.yaml:4:38: channel `slack`: `webhook_url` holds a secret written literally; write it as an `@{env.NAME}` reference\n",
+        );
     assert!(!site.path("out.zip").exists());
 }
 
 #[test]
 fn export_refuses_invalid_follow_ups_and_unknown_ids() {
-    let site = Site::with_followups();
+    let site = site_with_followups();
     site.write(
         "followups/close.yaml",
-        CLOSE.replace("attempts: 2", "attempts: 20"),
+        &CLOSE.replace("attempts: 2", "attempts: 20"),
     );
-    let run = site.run(&["export", "close", "-o", "out.zip"]);
-    assert_eq!(run.code(), 1);
-    assert_eq!(
-        run.stderr(),
+    site.run(&["export", "close", "-o", "out.zip"]).assert_status(1).assert_stderr(
         "followups/close.yaml:6:13: warning: `followups/data/incidents.json` does not exist (yet)\n\
          followups/close.yaml:11:34: error: `attempts` is 20; it must be between 1 and 10\n\
-         error: cannot export `close`: it does not pass `followup validate`; nothing written\n"
+         error: cannot export `close`: it does not pass `followup validate`; nothing written\n",
     );
-    let run = site.run(&["export", "nope", "-o", "out.zip"]);
-    assert_eq!(run.code(), 2);
-    assert_eq!(
-        run.stderr(),
-        "error: no follow-up has the id or name `nope` in followups\n"
-    );
+    site.run(&["export", "nope", "-o", "out.zip"])
+        .assert_status(2)
+        .assert_stderr("error: no follow-up has the id or name `nope` in followups\n");
     assert!(!site.path("out.zip").exists());
 }
 
@@ -401,17 +293,14 @@ fn export_refuses_invalid_follow_ups_and_unknown_ids() {
 /// with `message` and leave `followups/` byte for byte as it was.
 #[track_caller]
 fn refused(bundle: &[u8], message: &str) {
-    let site = Site::new();
-    site.write("followups/approvals.yaml", APPROVALS);
-    site.write("bundle.zip", bundle);
-    let before = site.snapshot();
-    let run = site.run(&["import", "bundle.zip", "--on-conflict", "replace"]);
-    assert_eq!(run.code(), 1, "stderr: {}", run.stderr());
-    assert_eq!(
-        run.stderr(),
-        format!("error: cannot import bundle.zip: {message}\n")
-    );
-    assert_eq!(site.snapshot(), before);
+    let site = site();
+    site.write("followups/approvals.yaml", APPROVALS)
+        .write_bytes("bundle.zip", bundle);
+    let before = site.snapshot("followups");
+    site.run(&["import", "bundle.zip", "--on-conflict", "replace"])
+        .assert_status(1)
+        .assert_stderr(&format!("error: cannot import bundle.zip: {message}\n"));
+    assert_eq!(site.snapshot("followups"), before);
 }
 
 #[test]
@@ -586,71 +475,65 @@ impl ReplaceBytes for Vec<u8> {
 
 #[test]
 fn an_import_that_fails_halfway_leaves_the_directory_as_it_was() {
-    let site = Site::new();
-    site.write("bundle.zip", exported_bundle());
+    let site = site();
+    site.write_bytes("bundle.zip", &exported_bundle());
     // `close.yaml` is taken by a directory: replacing it fails after
     // `approvals.yaml` was put in place, which must be taken back.
     site.write("followups/close.yaml/keep.txt", "not a definition");
-    let before = site.snapshot();
-    let run = site.run(&["import", "bundle.zip", "--on-conflict", "replace"]);
-    assert_eq!(run.code(), 1);
-    assert_eq!(
-        run.stderr(),
-        "followups/close.yaml:6:13: warning: `followups/data/incidents.json` does not exist (yet)\n\
-         error: cannot import bundle.zip (nothing written): cannot replace followups/close.yaml: it is not a regular file\n"
-    );
-    assert_eq!(site.snapshot(), before);
+    let before = site.snapshot("followups");
+    site.run(&["import", "bundle.zip", "--on-conflict", "replace"])
+        .assert_status(1)
+        .assert_stderr(
+            "followups/close.yaml:6:13: warning: `followups/data/incidents.json` does not exist (yet)\n\
+             error: cannot import bundle.zip (nothing written): cannot replace followups/close.yaml: it is not a regular file\n",
+        );
+    assert_eq!(site.snapshot("followups"), before);
 }
 
 #[test]
 fn conflicts_fail_by_default_and_can_be_skipped_replaced_or_renamed() {
-    let site = Site::new();
-    site.write("bundle.zip", exported_bundle());
+    let site = site();
+    site.write_bytes("bundle.zip", &exported_bundle());
     let old_close = CLOSE.replace("attempts: 2", "attempts: 5");
     site.write("followups/close.yaml", &old_close);
-    let before = site.snapshot();
+    let before = site.snapshot("followups");
 
-    let run = site.run(&["import", "bundle.zip"]);
-    assert_eq!(run.code(), 1);
-    assert_eq!(
-        run.stderr(),
-        "error: cannot import bundle.zip: 1 conflict with followups:\n  \
-         `close` (\"Resolved to close\"): id `close` is taken by followups/close.yaml\n\
-         nothing written; choose --on-conflict skip, replace or rename\n"
-    );
-    assert_eq!(site.snapshot(), before);
+    site.run(&["import", "bundle.zip"])
+        .assert_status(1)
+        .assert_stderr(
+            "error: cannot import bundle.zip: 1 conflict with followups:\n  \
+             `close` (\"Resolved to close\"): id `close` is taken by followups/close.yaml\n\
+             nothing written; choose --on-conflict skip, replace or rename\n",
+        );
+    assert_eq!(site.snapshot("followups"), before);
 
-    let run = site
-        .run(&[
-            "import",
-            "bundle.zip",
-            "--on-conflict",
-            "rename",
-            "--dry-run",
-        ])
-        .ok();
-    assert_eq!(
-        run.stderr(),
+    site.run(&[
+        "import",
+        "bundle.zip",
+        "--on-conflict",
+        "rename",
+        "--dry-run",
+    ])
+    .assert_status(0)
+    .assert_stderr(
         "followups/close-2.yaml:6:13: warning: `followups/data/incidents.json` does not exist (yet)\n\
          would create `approvals` (\"Pending approvals\"): followups/approvals.yaml\n\
          would rename `close` (\"Resolved to close\") to `close-2` (\"Resolved to close (2)\"): followups/close-2.yaml\n\
-         dry run: nothing written\n"
+         dry run: nothing written\n",
     );
-    assert_eq!(site.snapshot(), before);
+    assert_eq!(site.snapshot("followups"), before);
 
-    let run = site
-        .run(&["import", "bundle.zip", "--on-conflict", "skip"])
-        .ok();
-    assert_eq!(
-        run.stderr(),
-        "created `approvals` (\"Pending approvals\"): followups/approvals.yaml\n\
-         skipped `close` (\"Resolved to close\"): id `close` is taken by followups/close.yaml\n\
-         imported 1 of 2 follow-ups from bundle.zip (tenant `acme-test`, exported 2026-01-05T09:00:00Z)\n"
-    );
+    site.run(&["import", "bundle.zip", "--on-conflict", "skip"])
+        .assert_status(0)
+        .assert_stderr(
+            "created `approvals` (\"Pending approvals\"): followups/approvals.yaml\n\
+             skipped `close` (\"Resolved to close\"): id `close` is taken by followups/close.yaml\n\
+             imported 1 of 2 follow-ups from bundle.zip (tenant `acme-test`, exported 2026-01-05T09:00:00Z)\n",
+        );
     assert_eq!(site.read("followups/close.yaml"), old_close);
 
     site.run(&["import", "bundle.zip", "--on-conflict", "rename"])
-        .ok();
+        .assert_status(0);
     assert_eq!(
         site.read("followups/close-2.yaml"),
         CLOSE.replacen("id: close", "id: close-2", 1).replacen(
@@ -667,10 +550,10 @@ fn conflicts_fail_by_default_and_can_be_skipped_replaced_or_renamed() {
     );
 
     site.run(&["import", "bundle.zip", "--on-conflict", "replace"])
-        .ok();
+        .assert_status(0);
     assert_eq!(site.read("followups/close.yaml"), CLOSE);
-    site.run(&["validate"]).ok();
-    let hidden: Vec<_> = fs::read_dir(site.path("followups"))
+    site.run(&["validate"]).assert_status(0);
+    let hidden: Vec<_> = std::fs::read_dir(site.path("followups"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with('.'))
@@ -680,27 +563,28 @@ fn conflicts_fail_by_default_and_can_be_skipped_replaced_or_renamed() {
 
 #[test]
 fn import_names_what_the_target_tenant_lacks() {
-    let site = Site::new();
+    let site = site();
     site.write(
         "followups/tenant.yaml",
         "tenant: prod\nchannels:\n  email: { type: email, smtp_url: \"@{env.SMTP_URL}\", from: desk@acme.com }\n",
     );
-    let before = site.snapshot();
-    let run = site.run_with(&["import", "-"], &[], Some(&exported_bundle()));
-    assert_eq!(run.code(), 1);
-    assert_eq!(
-        run.stderr(),
-        "followups/approvals.yaml:10:14: error: `global.servicenow_url` is not an attribute of tenant.yaml and no action sets it; add it to tenant.yaml's `attributes` or give a fallback (`@{global.servicenow_url ?? \"...\"}`)\n\
-         followups/approvals.yaml:17:33: error: group `cab` is not defined in tenant.yaml\n\
-         followups/approvals.yaml:17:47: error: channel `console` is not defined in tenant.yaml (defined: email)\n\
-         followups/close.yaml:6:13: warning: `followups/data/incidents.json` does not exist (yet)\n\
-         followups/close.yaml:10:21: error: channel `slack` is not defined in tenant.yaml (defined: email)\n\
-         error: cannot import stdin: its follow-ups would not pass `followup validate` in followups; nothing written\n\
-         add to followups/tenant.yaml what they use:\n\
-         channels:\n  console:\n    type: console\n  slack:\n    type: slack\n    webhook_url: '@{env.SLACK_WEBHOOK_URL}'\n\
-         attributes:\n  servicenow_url: ...   # read by approvals; a bundle does not carry attribute values\n"
-    );
-    assert_eq!(site.snapshot(), before);
+    let before = site.snapshot("followups");
+    site.cmd(&["import", "-"])
+        .stdin(exported_bundle())
+        .run()
+        .assert_status(1)
+        .assert_stderr(
+            "followups/approvals.yaml:10:14: error: `global.servicenow_url` is not an attribute of tenant.yaml and no action sets it; add it to tenant.yaml's `attributes` or give a fallback (`@{global.servicenow_url ?? \"...\"}`)\n\
+             followups/approvals.yaml:17:33: error: group `cab` is not defined in tenant.yaml\n\
+             followups/approvals.yaml:17:47: error: channel `console` is not defined in tenant.yaml (defined: email)\n\
+             followups/close.yaml:6:13: warning: `followups/data/incidents.json` does not exist (yet)\n\
+             followups/close.yaml:10:21: error: channel `slack` is not defined in tenant.yaml (defined: email)\n\
+             error: cannot import stdin: its follow-ups would not pass `followup validate` in followups; nothing written\n\
+             add to followups/tenant.yaml what they use:\n\
+             channels:\n  console:\n    type: console\n  slack:\n    type: slack\n    webhook_url: '@{env.SLACK_WEBHOOK_URL}'\n\
+             attributes:\n  servicenow_url: ...   # read by approvals; a bundle does not carry attribute values\n",
+        );
+    assert_eq!(site.snapshot("followups"), before);
 }
 
 // ---------------------------------------------------------------------------
@@ -708,81 +592,70 @@ fn import_names_what_the_target_tenant_lacks() {
 
 #[test]
 fn copy_keeps_the_text_but_id_and_name_and_is_found_by_list() {
-    let site = Site::with_followups();
-    let run = site
-        .run(&["copy", "Pending approvals", "--name", "EU approvals"])
-        .ok();
-    assert_eq!(
-        run.stderr(),
-        "copied followups/approvals.yaml to followups/eu-approvals.yaml (`eu-approvals`, \"EU approvals\"); its state in the database is not copied\n"
-    );
+    let site = site_with_followups();
+    site.run(&["copy", "Pending approvals", "--name", "EU approvals"])
+        .assert_status(0)
+        .assert_stderr(
+            "copied followups/approvals.yaml to followups/eu-approvals.yaml (`eu-approvals`, \"EU approvals\"); its state in the database is not copied\n",
+        );
     assert_eq!(
         site.read("followups/eu-approvals.yaml"),
         APPROVALS
             .replacen("id: approvals ", "id: eu-approvals ", 1)
             .replacen("\"Pending approvals\"", "\"EU approvals\"", 1)
     );
-    site.run(&["validate"]).ok();
-    let list = site.run(&["list", "--search", "eu"]).ok();
-    assert_eq!(
-        String::from_utf8(list.stdout().to_vec()).unwrap(),
-        "ID            NAME          STATUS    POLLING  CHANNEL\n\
-         eu-approvals  EU approvals  inactive  30m      last_used\n"
-    );
+    site.run(&["validate"]).assert_status(0);
+    site.run(&["list", "--search", "eu"])
+        .assert_status(0)
+        .assert_stdout(
+            "ID            NAME          STATUS    POLLING  CHANNEL\n\
+             eu-approvals  EU approvals  inactive  30m      last_used\n",
+        );
 
     // A given id, and --stdout writes nothing.
-    let run = site
-        .run(&[
-            "copy",
-            "close",
-            "--name",
-            "Close (EU)",
-            "--id",
-            "close-eu",
-            "--stdout",
-        ])
-        .ok();
-    assert_eq!(
-        String::from_utf8(run.stdout().to_vec()).unwrap(),
-        CLOSE.replacen("id: close", "id: close-eu", 1).replacen(
-            "name: Resolved to close",
-            "name: Close (EU)",
-            1
-        )
-    );
+    site.run(&[
+        "copy",
+        "close",
+        "--name",
+        "Close (EU)",
+        "--id",
+        "close-eu",
+        "--stdout",
+    ])
+    .assert_status(0)
+    .assert_stdout(&CLOSE.replacen("id: close", "id: close-eu", 1).replacen(
+        "name: Resolved to close",
+        "name: Close (EU)",
+        1,
+    ));
     assert!(!site.path("followups/close-eu.yaml").exists());
 }
 
 #[test]
 fn copy_needs_a_new_name_and_a_free_id() {
-    let site = Site::with_followups();
-    let before = site.snapshot();
-    let run = site.run(&["copy", "approvals"]);
-    assert_eq!(run.code(), 2);
-    assert_eq!(
-        run.stderr(),
-        "error: copy needs --name: the name is never copied, since names are unique (e.g. --name \"Pending approvals (copy)\")\n"
+    let site = site_with_followups();
+    let before = site.snapshot("followups");
+    site.run(&["copy", "approvals"]).assert_status(2).assert_stderr(
+        "error: copy needs --name: the name is never copied, since names are unique (e.g. --name \"Pending approvals (copy)\")\n",
     );
-    let run = site.run(&[
+    site.run(&[
         "copy",
         "approvals",
         "--name",
         "pending APPROVALS",
         "--id",
         "x",
-    ]);
-    assert_eq!(run.code(), 1);
-    assert_eq!(
-        run.stderr(),
-        "error: the name \"pending APPROVALS\" is used by `approvals` (followups/approvals.yaml); names are unique, whatever their case (nothing written)\n"
+    ])
+    .assert_status(1)
+    .assert_stderr(
+        "error: the name \"pending APPROVALS\" is used by `approvals` (followups/approvals.yaml); names are unique, whatever their case (nothing written)\n",
     );
-    let run = site.run(&["copy", "approvals", "--name", "Close"]);
-    assert_eq!(run.code(), 1);
-    assert_eq!(
-        run.stderr(),
-        "error: the id `close` is taken by followups/close.yaml; give another --id (nothing written)\n"
-    );
-    assert_eq!(site.snapshot(), before);
+    site.run(&["copy", "approvals", "--name", "Close"])
+        .assert_status(1)
+        .assert_stderr(
+            "error: the id `close` is taken by followups/close.yaml; give another --id (nothing written)\n",
+        );
+    assert_eq!(site.snapshot("followups"), before);
 }
 
 // ---------------------------------------------------------------------------
@@ -790,7 +663,7 @@ fn copy_needs_a_new_name_and_a_free_id() {
 
 #[test]
 fn create_from_each_template_writes_a_commented_definition_that_validates() {
-    let site = Site::new();
+    let site = site();
     for template in [
         "pending-approval",
         "pending-information",
@@ -811,7 +684,7 @@ fn create_from_each_template_writes_a_commented_definition_that_validates() {
             "--channel",
             "slack",
         ])
-        .ok();
+        .assert_status(0);
         let text = site.read(&format!("followups/my-{template}.yaml"));
         for section in [
             "# Polling:",
@@ -824,58 +697,54 @@ fn create_from_each_template_writes_a_commented_definition_that_validates() {
             assert!(text.contains(section), "{template}: {section}\n{text}");
         }
     }
-    let validate = site.run(&["validate"]).ok();
-    assert_eq!(
-        validate.stderr(),
-        "6 follow-ups checked: 0 errors, 0 warnings\n"
-    );
+    site.run(&["validate"])
+        .assert_status(0)
+        .assert_stderr("6 follow-ups checked: 0 errors, 0 warnings\n");
 }
 
 #[test]
 fn create_from_flags_alone() {
-    let site = Site::new();
-    let run = site
-        .run(&[
-            "create",
-            "--name",
-            "Ops pages",
-            "--status",
-            "inactive",
-            "--file",
-            "data/ops.json",
-            "--loop",
-            "$.items[*]",
-            "--reconciliation-id",
-            "$.id",
-            "--group",
-            "cab",
-            "--channel",
-            "last_used",
-            "--fallback-channel",
-            "email",
-            "--text",
-            "Look at @{followup.data.title}",
-            "--poll-every",
-            "15m",
-            "--notify-every",
-            "2h",
-            "--attempts",
-            "4",
-        ])
-        .ok();
-    assert_eq!(
-        run.stderr(),
+    let site = site();
+    site.run(&[
+        "create",
+        "--name",
+        "Ops pages",
+        "--status",
+        "inactive",
+        "--file",
+        "data/ops.json",
+        "--loop",
+        "$.items[*]",
+        "--reconciliation-id",
+        "$.id",
+        "--group",
+        "cab",
+        "--channel",
+        "last_used",
+        "--fallback-channel",
+        "email",
+        "--text",
+        "Look at @{followup.data.title}",
+        "--poll-every",
+        "15m",
+        "--notify-every",
+        "2h",
+        "--attempts",
+        "4",
+    ])
+    .assert_status(0)
+    .assert_stderr(
         "followups/ops-pages.yaml:23:13: warning: `followups/data/ops.json` does not exist (yet)\n\
-         created followups/ops-pages.yaml (`ops-pages`, \"Ops pages\", inactive)\n"
+         created followups/ops-pages.yaml (`ops-pages`, \"Ops pages\", inactive)\n",
     );
-    let list = site.run(&["list", "--format", "json"]).ok();
-    let rows: serde_json::Value = serde_json::from_slice(list.stdout()).unwrap();
+    let list = site.run(&["list", "--format", "json"]);
+    let rows = list.assert_status(0).json();
     assert_eq!(rows[0]["id"], "ops-pages");
     assert_eq!(rows[0]["status"], "inactive");
     assert_eq!(rows[0]["polling"], "15m");
     assert_eq!(rows[0]["valid"], true);
-    let show = site.run(&["show", "ops-pages", "--format", "json"]).ok();
-    let def: serde_json::Value = serde_json::from_slice(show.stdout()).unwrap();
+    let show = site.run(&["show", "ops-pages", "--format", "json"]);
+    let def = show.assert_status(0).json();
     assert_eq!(def["recipients"]["group"], "cab");
     assert_eq!(def["message"]["fallback_channel"], "email");
     assert_eq!(def["schedule"]["every"], "2h");
@@ -884,26 +753,23 @@ fn create_from_flags_alone() {
 
 #[test]
 fn create_without_a_terminal_names_the_missing_flags() {
-    let site = Site::new();
-    let before = site.snapshot();
-    let run = site.run(&["create", "--name", "X", "--template", "new-ticket"]);
-    assert_eq!(run.code(), 2);
-    assert_eq!(
-        run.stderr(),
-        "error: missing --url or --file, --channel: give them as flags, or run `followup create` in a terminal to be asked\n"
+    let site = site();
+    let before = site.snapshot("followups");
+    site.run(&["create", "--name", "X", "--template", "new-ticket"])
+        .assert_status(2)
+        .assert_stderr(
+            "error: missing --url or --file, --channel: give them as flags, or run `followup create` in a terminal to be asked\n",
+        );
+    site.run(&["create", "--name", "X"]).assert_stderr(
+        "error: missing --url or --file, --loop, --reconciliation-id, --user or --group, --channel, --text: give them as flags, or run `followup create` in a terminal to be asked\n",
     );
-    let run = site.run(&["create", "--name", "X"]);
-    assert_eq!(
-        run.stderr(),
-        "error: missing --url or --file, --loop, --reconciliation-id, --user or --group, --channel, --text: give them as flags, or run `followup create` in a terminal to be asked\n"
-    );
-    assert_eq!(site.snapshot(), before);
+    assert_eq!(site.snapshot("followups"), before);
 }
 
 #[test]
 fn create_refuses_an_unknown_channel_a_taken_id_and_rules_broken() {
-    let site = Site::with_followups();
-    let before = site.snapshot();
+    let site = site_with_followups();
+    let before = site.snapshot("followups");
     let base = [
         "create",
         "--template",
@@ -911,44 +777,33 @@ fn create_refuses_an_unknown_channel_a_taken_id_and_rules_broken() {
         "--url",
         "https://x.example/api",
     ];
-    let with = |extra: &[&str]| -> Vec<String> {
-        base.iter()
-            .chain(extra)
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-    };
-    let run_with = |extra: &[&str]| {
-        let args = with(extra);
-        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        site.run(&refs)
-    };
-    let run = run_with(&["--name", "N", "--channel", "teams"]);
-    assert_eq!(run.code(), 2);
-    assert_eq!(
-        run.stderr(),
-        "error: channel `teams` is not defined in followups/tenant.yaml (defined: console, email, hook, slack); nothing written\n"
-    );
-    let run = run_with(&["--name", "Close", "--channel", "slack"]);
-    assert_eq!(run.code(), 1);
-    assert_eq!(
-        run.stderr(),
-        "error: the id `close` is taken by followups/close.yaml; give another --id (nothing written)\n"
-    );
-    let run = run_with(&["--name", "N", "--channel", "slack", "--poll-every", "5m"]);
-    assert_eq!(run.code(), 1);
-    assert_eq!(
-        run.stderr(),
-        "followups/n.yaml:15:10: error: polling frequency `5m` is out of range: it must be between 10m and 5d (7200 minutes)\n\
-         error: followups/n.yaml would not pass `followup validate` (1 error); nothing written\n"
-    );
-    assert_eq!(site.snapshot(), before);
+    let run_with = |extra: &[&str]| site.cmd(&base).args(extra).run();
+    run_with(&["--name", "N", "--channel", "teams"])
+        .assert_status(2)
+        .assert_stderr(
+            "error: channel `teams` is not defined in followups/tenant.yaml (defined: console, email, hook, slack); nothing written\n",
+        );
+    run_with(&["--name", "Close", "--channel", "slack"])
+        .assert_status(1)
+        .assert_stderr(
+            "error: the id `close` is taken by followups/close.yaml; give another --id (nothing written)\n",
+        );
+    run_with(&["--name", "N", "--channel", "slack", "--poll-every", "5m"])
+        .assert_status(1)
+        .assert_stderr(
+            "followups/n.yaml:15:10: error: polling frequency `5m` is out of range: it must be between 10m and 5d (7200 minutes)\n\
+             error: followups/n.yaml would not pass `followup validate` (1 error); nothing written\n",
+        );
+    assert_eq!(site.snapshot("followups"), before);
 
     // --stdout prints the definition and writes nothing.
-    let run = run_with(&["--name", "N", "--channel", "slack", "--stdout"]).ok();
+    let run = run_with(&["--name", "N", "--channel", "slack", "--stdout"]);
+    run.assert_status(0);
     assert!(
-        String::from_utf8(run.stdout().to_vec())
-            .unwrap()
+        run.stdout
             .starts_with("# N\n# Made by `followup create --template new-ticket`.\n"),
+        "{}",
+        run.stdout
     );
-    assert_eq!(site.snapshot(), before);
+    assert_eq!(site.snapshot("followups"), before);
 }

@@ -8,6 +8,7 @@
 // Each test module uses a different part of this file.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fs;
 use std::io::{Read, Write};
@@ -80,6 +81,44 @@ impl Test {
     pub fn read(&self, rel: &str) -> String {
         let path = self.path(rel);
         fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+    }
+
+    /// Reads a file of the temp dir as bytes (a zip, a database).
+    pub fn read_bytes(&self, rel: &str) -> Vec<u8> {
+        let path = self.path(rel);
+        fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+    }
+
+    /// Every file and directory under `rel`, hidden ones included, keyed by
+    /// its path relative to the temp dir; a file maps to its bytes, a
+    /// directory to `None`. Two snapshots compare equal only when nothing
+    /// under `rel` was added, removed or changed: the check that a refused
+    /// command wrote nothing.
+    pub fn snapshot(&self, rel: &str) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
+        fn walk(dir: &Path, base: &Path, out: &mut BTreeMap<PathBuf, Option<Vec<u8>>>) {
+            let entries =
+                fs::read_dir(dir).unwrap_or_else(|e| panic!("list {}: {e}", dir.display()));
+            for entry in entries {
+                let path = entry.expect("read a directory entry").path();
+                let key = path
+                    .strip_prefix(base)
+                    .expect("under the temp dir")
+                    .to_path_buf();
+                // `is_dir` follows links: a linked directory is walked and a
+                // linked file read, so a change through a link shows too.
+                if path.is_dir() {
+                    out.insert(key, None);
+                    walk(&path, base, out);
+                } else {
+                    let bytes =
+                        fs::read(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+                    out.insert(key, Some(bytes));
+                }
+            }
+        }
+        let mut out = BTreeMap::new();
+        walk(&self.path(rel), self.dir(), &mut out);
+        out
     }
 
     pub fn exists(&self, rel: &str) -> bool {
@@ -224,8 +263,9 @@ impl Cmd<'_> {
         if let Some(feeder) = feeder {
             let _ = feeder.join();
         }
-        let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
-        let mut stderr = text(stderr.join().expect("read stderr"));
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        let stdout = stdout.join().expect("read stdout");
+        let mut stderr = text(&stderr.join().expect("read stderr"));
         if timed_out {
             stderr.push_str(&format!(
                 "\n[test harness: killed after {:?}]\n",
@@ -239,7 +279,8 @@ impl Cmd<'_> {
                 .map(|a| a.to_string_lossy().into_owned())
                 .collect(),
             status: status.code(),
-            stdout: text(stdout.join().expect("read stdout")),
+            stdout: text(&stdout),
+            stdout_bytes: stdout,
             stderr,
         }
     }
@@ -252,7 +293,10 @@ pub struct Output {
     pub args: Vec<String>,
     /// The exit status; `None` when a signal ended the process.
     pub status: Option<i32>,
+    /// stdout as text (invalid UTF-8 shown as U+FFFD).
     pub stdout: String,
+    /// stdout byte for byte, for binary output such as `export -o -`.
+    pub stdout_bytes: Vec<u8>,
     pub stderr: String,
 }
 
