@@ -98,11 +98,7 @@ pub fn check(
     };
     let followup = rules.definition(raw, root);
     let globals_set = rules.globals_set;
-    (followup.filter(|_| !c_has_errors(rules.c)), globals_set)
-}
-
-fn c_has_errors(c: &Checker) -> bool {
-    c.has_errors()
+    (followup.filter(|_| !rules.c.has_errors()), globals_set)
 }
 
 struct Rules<'c, 'a, 't> {

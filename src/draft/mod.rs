@@ -260,7 +260,7 @@ pub fn render(d: &Draft) -> String {
     let _ = write!(
         out,
         "# Check it with `followup validate`; see what it would send with\n\
-         # `followup preview {}`.\n\n",
+         # `followup run-once --dry-run --only {}`.\n\n",
         d.id
     );
     let _ = writeln!(

@@ -113,10 +113,7 @@ pub fn close_attempt(
     attempt: i64,
     now: i64,
 ) -> anyhow::Result<()> {
-    let delivered = store.delivered_count(&f.id, record_id, cycle, attempt)?;
-    let total = store
-        .attempt_deliveries(&f.id, record_id, cycle, attempt)?
-        .len();
+    let (delivered, total) = store.delivery_counts(&f.id, record_id, cycle, attempt)?;
     store.close_attempt(&f.id, record_id, cycle, attempt, now)?;
     store.add_event(
         &Event::new(EventKind::AttemptClosed, now, &f.id)

@@ -19,6 +19,7 @@ use crate::integration::Http;
 use crate::store::{Event, EventKind, Seconds, Store};
 
 mod actions;
+mod attempt;
 mod deliver;
 pub mod due;
 mod poll;

@@ -15,8 +15,9 @@
 
 use crate::hashing::{IdMap, IdSet};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
+use super::attempt::followup_scope;
 use super::poll::PollResult;
 use super::{FollowupReport, Pass, actions};
 use crate::definition::followup::Followup;
@@ -133,6 +134,11 @@ pub fn reconcile(
     }
 
     let polled = &result.records;
+    let opened = plan
+        .opens
+        .iter()
+        .filter(|o| o.2 == RecordState::Open)
+        .count();
     store.atomically(|store| {
         for id in &result.duplicates {
             store.add_event(&Event::new(EventKind::RecordDuplicate, now, &f.id).detail(
@@ -174,11 +180,6 @@ pub fn reconcile(
         state.locals = result.locals.clone();
         state.baseline = false;
         store.save_followup_state(state)?;
-        let opened = plan
-            .opens
-            .iter()
-            .filter(|o| o.2 == RecordState::Open)
-            .count();
         store.add_event(
             &Event::new(EventKind::PollSucceeded, now, &f.id).detail(format!(
                 "{} records: {opened} opened, {} baselined, {} resolved",
@@ -188,24 +189,16 @@ pub fn reconcile(
             )),
         )
     })?;
-    report.opened = plan
-        .opens
-        .iter()
-        .filter(|o| o.2 == RecordState::Open)
-        .count();
+    report.opened = opened;
     report.resolved = plan.resolves.len();
 
     if !f.on_resolved.is_empty() {
         let locals = Value::Object(state.locals.clone());
-        for (id, cycle) in &plan.resolves {
+        for (id, _) in &plan.resolves {
             let Some(record) = store.record(&f.id, id)? else {
                 continue;
             };
-            let data: Value = serde_json::from_str(&record.data).unwrap_or(Value::Null);
-            let scope = json!({
-                "id": f.id, "name": f.name, "record_id": id, "cycle": cycle,
-                "attempt": record.attempts, "attempts": f.schedule.attempts, "data": data,
-            });
+            let scope = followup_scope(f, &record, record.attempts);
             actions::run(pass, f, "on_resolved", &f.on_resolved, &scope, &locals, &[])?;
         }
     }

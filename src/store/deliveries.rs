@@ -222,20 +222,22 @@ impl Store {
         Ok(())
     }
 
-    /// How many of an attempt's deliveries were delivered.
-    pub fn delivered_count(
+    /// How many of an attempt's deliveries were delivered, of how many.
+    pub fn delivery_counts(
         &self,
         followup: &str,
         record_id: &str,
         cycle: i64,
         attempt: i64,
-    ) -> anyhow::Result<i64> {
+    ) -> anyhow::Result<(i64, i64)> {
         Ok(self
             .conn
             .prepare_cached(
-                "SELECT COUNT(*) FROM deliveries
-                 WHERE followup = ?1 AND record_id = ?2 AND cycle = ?3 AND attempt = ?4 AND state = 'delivered'",
+                "SELECT COALESCE(SUM(state = 'delivered'), 0), COUNT(*) FROM deliveries
+                 WHERE followup = ?1 AND record_id = ?2 AND cycle = ?3 AND attempt = ?4",
             )?
-            .query_row(params![followup, record_id, cycle, attempt], |row| row.get(0))?)
+            .query_row(params![followup, record_id, cycle, attempt], |row| {
+                Ok((row.get(0)?, row.get(1)?))
+            })?)
     }
 }

@@ -1,0 +1,355 @@
+//! One attempt of one record: its targets resolved and its messages
+//! rendered (`prepare_attempt`), stored and counted before anything is sent
+//! (`store_attempts`), its deliveries sent (`send_attempt`), and its close,
+//! after which `after_each_attempt` runs.
+
+use serde_json::{Value, json};
+
+use super::{FollowupReport, Pass, actions, deliver};
+use crate::channel;
+use crate::definition::followup::Followup;
+use crate::message;
+use crate::recipients::{self, merged};
+use crate::store::{Delivery, DeliveryState, Event, EventKind, NewDelivery, Record};
+use crate::template::{Encoding, Scopes};
+
+/// `followup.*` for templates.
+pub(super) fn followup_scope(f: &Followup, record: &Record, attempt: i64) -> Value {
+    let data: Value = serde_json::from_str(&record.data).unwrap_or(Value::Null);
+    json!({
+        "id": f.id,
+        "name": f.name,
+        "record_id": record.id,
+        "cycle": record.cycle,
+        "attempt": attempt,
+        "attempts": f.schedule.attempts,
+        "data": data,
+    })
+}
+
+/// An attempt resolved and rendered, not yet stored.
+pub(super) struct Prepared {
+    pub record_id: String,
+    pub cycle: i64,
+    pub attempt: i64,
+    deliveries: Vec<NewDelivery>,
+    events: Vec<Event>,
+    /// The record's locals: the pass's and its lookups'.
+    pub locals: Value,
+}
+
+impl Prepared {
+    pub fn pending(&self) -> usize {
+        self.deliveries
+            .iter()
+            .filter(|d| d.state == DeliveryState::Pending)
+            .count()
+    }
+}
+
+/// Resolves the targets of the record's next attempt and renders what each
+/// is sent.
+pub(super) fn prepare_attempt(
+    pass: &mut Pass,
+    f: &Followup,
+    record: &Record,
+    locals: &Value,
+) -> anyhow::Result<Option<Prepared>> {
+    let attempt = record.attempts + 1;
+    let scope = followup_scope(f, record, attempt);
+    let resolution = recipients::resolve(
+        &recipients::Context {
+            followup: f,
+            tenant: &pass.catalog.tenant,
+            followup_scope: &scope,
+            locals,
+            globals: &pass.globals,
+            attempt: attempt as u32,
+        },
+        &mut pass.http,
+    );
+    if let Some(why) = resolution.deferred {
+        // Nothing is stored: the record stays due, and the next pass tries
+        // again.
+        pass.event(
+            Event::new(EventKind::NotificationDeferred, pass.now, &f.id)
+                .record(&record.id, record.cycle)
+                .attempt(attempt)
+                .detail(format!("attempt {attempt} waits: {why}")),
+        )?;
+        return Ok(None);
+    }
+    let record_locals = merged(locals, &resolution.locals);
+    let mut deliveries = Vec::new();
+    let mut events = Vec::new();
+    let event = |kind: EventKind| {
+        Event::new(kind, pass.now, &f.id)
+            .record(&record.id, record.cycle)
+            .attempt(attempt)
+    };
+    for target in &resolution.targets {
+        let id = delivery_id(&[
+            &f.id,
+            &record.id,
+            &record.cycle.to_string(),
+            &attempt.to_string(),
+            &target.channel,
+            &target.target,
+        ]);
+        let mut delivery = NewDelivery {
+            id,
+            channel: target.channel.clone(),
+            target: target.target.clone(),
+            recipient: target.recipient.clone(),
+            payload: Value::Null,
+            state: DeliveryState::Pending,
+            detail: None,
+        };
+        if let Some(problem) = &target.problem {
+            delivery.state = DeliveryState::Failed;
+            delivery.detail = Some(problem.clone());
+            events.push(
+                event(EventKind::RecipientUnresolved)
+                    .recipient(&target.target)
+                    .channel(&target.channel)
+                    .detail(problem),
+            );
+        } else {
+            // A channel gone from the tenant fails at sending, saying so.
+            let encoding = pass
+                .catalog
+                .tenant
+                .channels
+                .get(&target.channel)
+                .map_or(Encoding::Plain, |c| channel::encoding(c.kind));
+            let custom = match target.room {
+                true => Value::Object(Default::default()),
+                false => Value::Object(pass.store.customs(&target.target)?),
+            };
+            let scopes = Scopes {
+                followup: Some(&scope),
+                recipient: Some(&target.recipient),
+                local: Some(&record_locals),
+                global: Some(&pass.globals),
+                custom: Some(&custom),
+                ..Scopes::default()
+            };
+            match message::compose(&f.message, target.text, &scopes, encoding) {
+                Ok(composed) => delivery.payload = serde_json::to_value(composed)?,
+                Err(missing) => {
+                    let detail = format!("{missing}: nothing was sent");
+                    delivery.state = DeliveryState::Failed;
+                    delivery.detail = Some(detail.clone());
+                    events.push(
+                        event(EventKind::NotificationFailed)
+                            .recipient(&target.target)
+                            .channel(&target.channel)
+                            .detail(detail),
+                    );
+                }
+            }
+        }
+        deliveries.push(delivery);
+    }
+    for u in &resolution.unresolved {
+        events.push(
+            event(EventKind::RecipientUnresolved)
+                .recipient(&u.value)
+                .detail(&u.detail),
+        );
+    }
+    if deliveries.is_empty() && resolution.unresolved.is_empty() {
+        events.push(
+            event(EventKind::RecipientUnresolved)
+                .detail("the record names no recipient: nobody was told"),
+        );
+    }
+    events.insert(
+        0,
+        event(EventKind::AttemptStarted).detail(format!(
+            "attempt {attempt} of {}: {} deliver{}",
+            f.schedule.attempts,
+            deliveries.len(),
+            if deliveries.len() == 1 { "y" } else { "ies" }
+        )),
+    );
+    Ok(Some(Prepared {
+        record_id: record.id.clone(),
+        cycle: record.cycle,
+        attempt,
+        deliveries,
+        events,
+        locals: record_locals,
+    }))
+}
+
+/// Stores attempts with their deliveries, each counted at once.
+pub(super) fn store_attempts(
+    pass: &Pass,
+    f: &Followup,
+    attempts: &[Prepared],
+    report: &mut FollowupReport,
+) -> anyhow::Result<()> {
+    pass.store.atomically(|store| {
+        for a in attempts {
+            store.start_attempt(
+                &f.id,
+                &a.record_id,
+                a.cycle,
+                a.attempt,
+                &a.deliveries,
+                pass.now,
+            )?;
+            store.count_attempt(&f.id, &a.record_id, a.attempt, pass.now)?;
+            a.events.iter().try_for_each(|e| store.add_event(e))?;
+        }
+        Ok(())
+    })?;
+    report.attempts += attempts.len();
+    report.failed += attempts
+        .iter()
+        .flat_map(|a| &a.deliveries)
+        .filter(|d| d.state == DeliveryState::Failed)
+        .count();
+    if let Some(detail) = attempts
+        .iter()
+        .flat_map(|a| &a.deliveries)
+        .find_map(|d| d.detail.as_ref())
+    {
+        report.first_failure.get_or_insert_with(|| detail.clone());
+    }
+    Ok(())
+}
+
+/// Sends a stored attempt's pending deliveries; the attempt closes with
+/// the last one unless one is left pending. Returns how many were tried.
+pub(super) fn send_attempt(
+    pass: &mut Pass,
+    f: &Followup,
+    record_id: &str,
+    cycle: i64,
+    attempt: i64,
+    locals: &Value,
+    report: &mut FollowupReport,
+) -> anyhow::Result<u32> {
+    let pending: Vec<Delivery> = pass
+        .store
+        .attempt_deliveries(&f.id, record_id, cycle, attempt)?
+        .into_iter()
+        .filter(|d| d.state == DeliveryState::Pending)
+        .collect();
+    if pending.is_empty() {
+        close(pass, f, record_id, cycle, attempt, None, Some(locals))?;
+        return Ok(0);
+    }
+    let mut left_pending = 0;
+    let mut closed = false;
+    for (i, delivery) in pending.iter().enumerate() {
+        let last = i + 1 == pending.len();
+        let closes = last && left_pending == 0;
+        match deliver::send(pass, f, delivery, report, closes)? {
+            DeliveryState::Pending => left_pending += 1,
+            _ => closed = closes,
+        }
+    }
+    if closed {
+        after_each_attempt(pass, f, record_id, attempt, locals)?;
+    }
+    Ok(pending.len() as u32)
+}
+
+/// Closes an attempt: pending deliveries fail with `give_up`'s reason;
+/// `after_each_attempt` runs once, with these locals, unless `locals` is
+/// `None` (the record is no longer followed up).
+pub(super) fn close(
+    pass: &mut Pass,
+    f: &Followup,
+    record_id: &str,
+    cycle: i64,
+    attempt: i64,
+    give_up: Option<&str>,
+    locals: Option<&Value>,
+) -> anyhow::Result<()> {
+    let deliveries = pass
+        .store
+        .attempt_deliveries(&f.id, record_id, cycle, attempt)?;
+    pass.store.atomically(|store| {
+        for d in &deliveries {
+            if let (DeliveryState::Pending, Some(why)) = (d.state, give_up) {
+                store.fail_delivery(&d.id, why, pass.now)?;
+                store.add_event(
+                    &Event::new(EventKind::NotificationFailed, pass.now, &f.id)
+                        .record(record_id, cycle)
+                        .attempt(attempt)
+                        .recipient(&d.target)
+                        .channel(&d.channel)
+                        .detail(why),
+                )?;
+            }
+        }
+        deliver::close_attempt(store, f, record_id, cycle, attempt, pass.now)
+    })?;
+    match locals {
+        Some(locals) => after_each_attempt(pass, f, record_id, attempt, locals),
+        None => Ok(()),
+    }
+}
+
+/// Runs `after_each_attempt` for an attempt that closed.
+fn after_each_attempt(
+    pass: &mut Pass,
+    f: &Followup,
+    record_id: &str,
+    attempt: i64,
+    locals: &Value,
+) -> anyhow::Result<()> {
+    if f.after_each_attempt.is_empty() {
+        return Ok(());
+    }
+    let Some(record) = pass.store.record(&f.id, record_id)? else {
+        return Ok(());
+    };
+    let scope = followup_scope(f, &record, attempt);
+    let recipients = attempt_recipients(pass, f, record_id, record.cycle, attempt)?;
+    actions::run(
+        pass,
+        f,
+        "after_each_attempt",
+        &f.after_each_attempt,
+        &scope,
+        locals,
+        &recipients,
+    )
+}
+
+/// The recipients of an attempt, from its stored deliveries.
+pub(super) fn attempt_recipients(
+    pass: &Pass,
+    f: &Followup,
+    record_id: &str,
+    cycle: i64,
+    attempt: i64,
+) -> anyhow::Result<Vec<Value>> {
+    Ok(pass
+        .store
+        .attempt_deliveries(&f.id, record_id, cycle, attempt)?
+        .iter()
+        .filter_map(|d| serde_json::from_str(&d.recipient).ok())
+        .collect())
+}
+
+/// `<followup>/<record>/<cycle>/<attempt>/<channel>/<target>`, each part
+/// percent-encoded so that a `/` in a record ID cannot shift the parts.
+pub fn delivery_id(parts: &[&str]) -> String {
+    const PART: &percent_encoding::AsciiSet = &percent_encoding::CONTROLS
+        .add(b'/')
+        .add(b'%')
+        .add(b' ')
+        .add(b'?')
+        .add(b'#');
+    parts
+        .iter()
+        .map(|p| percent_encoding::utf8_percent_encode(p, PART).to_string())
+        .collect::<Vec<_>>()
+        .join("/")
+}
