@@ -5,6 +5,7 @@ mod bad_input;
 mod bundle;
 mod list;
 mod pass;
+mod pass_more;
 mod schema;
 mod shipped;
 mod show;
