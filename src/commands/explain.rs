@@ -56,7 +56,7 @@ pub fn run(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         max.map(|m| format!(" of {m}")).unwrap_or_default()
     )?;
     writeln!(out, "  opened:    {}", format_seconds(record.opened_at))?;
-    writeln!(out, "  changed:   {}", format_seconds(record.changed_at))?;
+    writeln!(out, "  updated:   {}", format_seconds(record.changed_at))?;
     if let Some(at) = record.last_attempt_at {
         writeln!(out, "  attempted: {}", format_seconds(at))?;
     }

@@ -231,11 +231,7 @@ impl Found<'_> {
         self.records.push(Polled {
             id,
             hash,
-            data: if unchanged {
-                String::new()
-            } else {
-                data.to_owned()
-            },
+            data: (!unchanged).then(|| data.to_owned()),
         });
         Ok(())
     }

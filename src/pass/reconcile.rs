@@ -214,7 +214,7 @@ mod tests {
             .map(|id| Polled {
                 id: id.to_string(),
                 hash: [1; 16],
-                data: "{}".into(),
+                data: Some("{}".into()),
             })
             .collect()
     }

@@ -28,6 +28,8 @@ pub fn notify(
     let window = f.schedule.window.as_ref();
     let in_window = window.is_none_or(|w| w.contains(now_ts));
     let mut sends: u32 = 0;
+    // Attempts whose pending deliveries wait for the window.
+    let mut retries_waiting = 0;
 
     for open in pass.store.open_attempts(&f.id)? {
         let record = pass.store.record(&f.id, &open.record_id)?;
@@ -65,7 +67,11 @@ pub fn notify(
             .schedule
             .max_sends_per_pass
             .is_some_and(|max| sends >= max);
-        if !in_window || budget_spent || pass.out_of_time() {
+        if !in_window {
+            retries_waiting += 1;
+            continue;
+        }
+        if budget_spent || pass.out_of_time() {
             continue;
         }
         sends += send_attempt(
@@ -110,18 +116,23 @@ pub fn notify(
     }
 
     let due = pass.store.due_records(&f.id, max, due_line)?;
-    if due.is_empty() {
-        return Ok(());
-    }
     if !in_window {
+        if due.is_empty() && retries_waiting == 0 {
+            return Ok(());
+        }
+        let plural = |n: usize| if n == 1 { "" } else { "s" };
         let detail = format!(
-            "{} due record{} wait for the window ({})",
+            "{} due record{} and {retries_waiting} attempt{} with pending deliveries wait for the window ({})",
             due.len(),
-            if due.len() == 1 { "" } else { "s" },
+            plural(due.len()),
+            plural(retries_waiting),
             window.map(|w| w.describe()).unwrap_or_default()
         );
         return pass
             .event(Event::new(EventKind::NotificationDeferred, pass.now, &f.id).detail(detail));
+    }
+    if due.is_empty() {
+        return Ok(());
     }
     // Attempts are stored in batches (one transaction each), then sent one
     // delivery at a time, each marked as it ends: a crash repeats at most

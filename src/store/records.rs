@@ -69,10 +69,12 @@ pub struct Tracked {
 #[derive(Debug, Clone)]
 pub struct Polled {
     pub id: String,
-    /// The hash of `data`: a changed record is rewritten, an unchanged one not.
+    /// The digest of its JSON text: a changed record is rewritten, an
+    /// unchanged one not.
     pub hash: Digest,
-    /// The record as compact JSON.
-    pub data: String,
+    /// Its JSON text as the source sent it; `None` for a known record that
+    /// did not change (no copy is kept: the stored data stays).
+    pub data: Option<String>,
 }
 
 /// A stored record.
@@ -144,7 +146,8 @@ impl Store {
                 "INSERT INTO records (followup, record_id, cycle, state, attempts, last_attempt_at, opened_at, changed_at, absent, hash, data)
                  VALUES (?1, ?2, ?3, ?4, 0, NULL, ?5, ?5, 0, ?6, ?7)
                  ON CONFLICT (followup, record_id) DO UPDATE SET cycle = ?3, state = ?4, attempts = 0,
-                   last_attempt_at = NULL, opened_at = ?5, changed_at = ?5, absent = 0, hash = ?6, data = ?7",
+                   last_attempt_at = NULL, opened_at = ?5, changed_at = ?5, absent = 0, hash = ?6,
+                   data = COALESCE(?7, data)",
             )?
             .execute(params![followup, polled.id, cycle, state, now, polled.hash, polled.data])?;
         Ok(())
@@ -159,7 +162,7 @@ impl Store {
     ) -> anyhow::Result<()> {
         self.conn
             .prepare_cached(
-                "UPDATE records SET hash = ?3, data = ?4, absent = 0,
+                "UPDATE records SET hash = ?3, data = COALESCE(?4, data), absent = 0,
                    changed_at = CASE WHEN hash = ?3 THEN changed_at ELSE ?5 END
                  WHERE followup = ?1 AND record_id = ?2",
             )?

@@ -743,18 +743,13 @@ fn a_database_from_a_newer_followup_is_refused_with_exit_3() {
     let source = Source::new(json!([approval("a1", "alice")]));
     let t = setup(&definition(&source.url(), DAILY_3, ""));
     pass(&t, T0).assert_status(0);
-    // Raise the schema version the way a newer followup would.
+    // Raise the schema version as a newer followup would: `user_version`
+    // is the big-endian number at byte 60 of the header (the pass left the
+    // database checkpointed, so the header is the file's).
     let db = t.path("followup.db");
-    let status = std::process::Command::new("python3")
-        .args(["-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('PRAGMA user_version = 99'); c.commit()"])
-        .arg(&db)
-        .status();
-    if !status.is_ok_and(|s| s.success()) {
-        // Without python3, write the header field directly (offset 60).
-        let mut bytes = std::fs::read(&db).unwrap();
-        bytes[60..64].copy_from_slice(&99u32.to_be_bytes());
-        std::fs::write(&db, bytes).unwrap();
-    }
+    let mut bytes = std::fs::read(&db).unwrap();
+    bytes[60..64].copy_from_slice(&99u32.to_be_bytes());
+    std::fs::write(&db, bytes).unwrap();
     let out = pass(&t, "2026-01-06T09:00:00Z");
     out.assert_status(3).assert_stdout("");
     assert!(out.stderr.contains("newer followup"), "{}", out.stderr);
