@@ -773,15 +773,7 @@ impl Rules<'_, '_, '_> {
         at: At,
         attempts: Option<u32>,
     ) -> Option<Recipients> {
-        if raw.user.is_none() && raw.group.is_none() {
-            self.c.error(
-                at,
-                "recipients",
-                "`recipients` needs at least one of `user` and `group`",
-            );
-        }
-        let users = self.selectors(&raw.user, at.key("user"), false);
-        let groups = self.selectors(&raw.group, at.key("group"), true);
+        let (users, groups) = self.people(&raw.user, &raw.group, at, "`recipients`");
         let lookup = raw
             .lookup
             .as_ref()
@@ -796,6 +788,27 @@ impl Rules<'_, '_, '_> {
             lookup: lookup.map(|l| l.ok_or(())).transpose().ok()?,
             escalate: escalate.into_iter().collect::<Option<_>>()?,
         })
+    }
+
+    /// The `user` and `group` values of `what`, at least one of them.
+    fn people(
+        &mut self,
+        user: &Option<model::OneOrMany>,
+        group: &Option<model::OneOrMany>,
+        at: At,
+        what: &str,
+    ) -> (Option<Vec<Selector>>, Option<Vec<Selector>>) {
+        if user.is_none() && group.is_none() {
+            self.c.error(
+                at,
+                "recipients",
+                format!("{what} needs at least one of `user` and `group`"),
+            );
+        }
+        (
+            self.selectors(user, at.key("user"), false),
+            self.selectors(group, at.key("group"), true),
+        )
     }
 
     fn lookup(&mut self, raw: &model::Lookup, at: At) -> Option<Lookup> {
@@ -831,15 +844,7 @@ impl Rules<'_, '_, '_> {
                 ),
             );
         }
-        if raw.user.is_none() && raw.group.is_none() {
-            self.c.error(
-                at,
-                "recipients",
-                "an escalation rung needs at least one of `user` and `group`",
-            );
-        }
-        let users = self.selectors(&raw.user, at.key("user"), false);
-        let groups = self.selectors(&raw.group, at.key("group"), true);
+        let (users, groups) = self.people(&raw.user, &raw.group, at, "an escalation rung");
         let channel = raw
             .channel
             .as_ref()

@@ -3,14 +3,13 @@
 //! JSON lines, the file channel's outbox), what the source received, the
 //! events, the exit statuses.
 
-use std::sync::{Arc, Mutex};
-
 use serde_json::{Value, json};
 
 use crate::support::Test;
+use crate::support::pass::{
+    DAILY_3, Source, T0, approval, definition, event_names, events, pass, sent, who,
+};
 use crate::support::server::{Reply, Server};
-
-const T0: &str = "2026-01-05T09:00:00Z";
 
 const TENANT: &str = "\
 tenant: acme-test
@@ -26,131 +25,11 @@ groups:
   - { id: cab, members: [bob, carol] }
 ";
 
-/// A source whose answer the test changes between passes.
-struct Source {
-    server: Server,
-    answer: Arc<Mutex<Reply>>,
-}
-
-impl Source {
-    fn new(records: Value) -> Source {
-        let answer = Arc::new(Mutex::new(Reply::json(200, json!({ "result": records }))));
-        let shared = answer.clone();
-        let server = Server::start(move |req| {
-            if req.path.starts_with("/actions") {
-                return Reply::json(200, json!({"ok": true}));
-            }
-            shared.lock().unwrap().clone()
-        });
-        Source { server, answer }
-    }
-
-    fn records(&self, records: Value) {
-        self.reply(Reply::json(200, json!({ "result": records })));
-    }
-
-    fn reply(&self, reply: Reply) {
-        *self.answer.lock().unwrap() = reply;
-    }
-
-    fn url(&self) -> String {
-        self.server.url("/api/now/table/sysapproval_approver")
-    }
-
-    /// The requests made to the action endpoint, as JSON bodies.
-    fn actions(&self) -> Vec<Value> {
-        self.server
-            .requests()
-            .into_iter()
-            .filter(|r| r.path.starts_with("/actions"))
-            .map(|r| r.json())
-            .collect()
-    }
-}
-
-fn approval(id: &str, approver: &str) -> Value {
-    json!({"sys_id": id, "number": format!("RITM-{id}"), "approver": {"value": approver}})
-}
-
-/// A definition polling `url`, with `extra` YAML appended at the top level
-/// and `schedule` replacing the default one.
-fn definition(url: &str, schedule: &str, extra: &str) -> String {
-    format!(
-        "id: approvals
-name: Pending approvals
-polling:
-  every: 30m
-  resolve_after: 2
-extraction:
-  integrations:
-    - id: requests
-      request:
-        url: \"{url}\"
-        query: {{ sysparm_query: \"state=requested\" }}
-  loop: \"$.result[*]\"
-  reconciliation_id: \"$.sys_id\"
-recipients:
-  user: \"$.approver.value\"
-message:
-  channel: console
-  text: \"Hi @{{recipient.name}}, @{{followup.data.number}} waits (reminder @{{followup.attempt}} of @{{followup.attempts}}).\"
-schedule:
-{schedule}
-{extra}"
-    )
-}
-
-const DAILY_3: &str = "  every: 1d\n  attempts: 3";
-
 fn setup(definition: &str) -> Test {
     let t = Test::new();
     t.write("followups/tenant.yaml", TENANT);
     t.write("followups/approvals.yaml", definition);
     t
-}
-
-/// The console channel's lines of one run.
-fn sent(stdout: &str) -> Vec<Value> {
-    stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
-        .collect()
-}
-
-/// (record, attempt, recipient) of each line, for compact assertions.
-fn who(lines: &[Value]) -> Vec<(String, i64, String)> {
-    lines
-        .iter()
-        .map(|l| {
-            (
-                l["record"].as_str().unwrap().to_owned(),
-                l["attempt"].as_i64().unwrap(),
-                l["recipient"]["id"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn pass(t: &Test, now: &str) -> crate::support::Output {
-    t.cmd(&["run-once"]).now(now).run()
-}
-
-fn events(t: &Test, args: &[&str]) -> Vec<Value> {
-    let mut all = vec!["history", "--format", "json"];
-    all.extend_from_slice(args);
-    t.run(&all)
-        .assert_status(0)
-        .json()
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-fn event_names(t: &Test, args: &[&str]) -> Vec<String> {
-    events(t, args)
-        .iter()
-        .map(|e| e["event"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 #[test]

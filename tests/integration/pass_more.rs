@@ -4,16 +4,17 @@
 //! regressions. Same style as `pass.rs`: a local HTTP source, injected time,
 //! and what a user sees (stdout, files, events, exit statuses).
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::support::pass::{
+    DAILY_3, Source, T0, approval, definition, event_names, events, pass, sent, who,
+};
 use crate::support::server::{Reply, Server};
 use crate::support::{Output, Test};
-
-const T0: &str = "2026-01-05T09:00:00Z";
 
 /// `outbox` writes into `followups/out/`, which a test creates (or not).
 const TENANT: &str = "\
@@ -26,78 +27,6 @@ users:
   - { id: bob, name: Bob Roe, email: bob@example.com }
   - { id: carol, name: Carol Poe, email: carol@example.com }
 ";
-
-/// A source whose answer the test changes between passes; `/actions...`
-/// answers 200 to actions.
-struct Source {
-    server: Server,
-    answer: Arc<Mutex<Reply>>,
-}
-
-impl Source {
-    fn new(records: Value) -> Source {
-        let answer = Arc::new(Mutex::new(Reply::json(200, json!({ "result": records }))));
-        let shared = answer.clone();
-        let server = Server::start(move |req| {
-            if req.path.starts_with("/actions") {
-                return Reply::json(200, json!({"ok": true}));
-            }
-            shared.lock().unwrap().clone()
-        });
-        Source { server, answer }
-    }
-
-    fn records(&self, records: Value) {
-        *self.answer.lock().unwrap() = Reply::json(200, json!({ "result": records }));
-    }
-
-    fn url(&self) -> String {
-        self.server.url("/api/now/table/sysapproval_approver")
-    }
-
-    /// The bodies of the requests made to `/actions...`.
-    fn actions(&self) -> Vec<Value> {
-        self.server
-            .requests()
-            .into_iter()
-            .filter(|r| r.path.starts_with("/actions"))
-            .map(|r| r.json())
-            .collect()
-    }
-}
-
-fn approval(id: &str, approver: &str) -> Value {
-    json!({"sys_id": id, "number": format!("RITM-{id}"), "approver": {"value": approver}})
-}
-
-/// A definition polling `url`, with `schedule` as its schedule's body and
-/// `extra` YAML appended at the top level.
-fn definition(url: &str, schedule: &str, extra: &str) -> String {
-    format!(
-        "id: approvals
-name: Pending approvals
-polling:
-  every: 30m
-  resolve_after: 2
-extraction:
-  integrations:
-    - id: requests
-      request:
-        url: \"{url}\"
-  loop: \"$.result[*]\"
-  reconciliation_id: \"$.sys_id\"
-recipients:
-  user: \"$.approver.value\"
-message:
-  channel: console
-  text: \"Hi @{{recipient.name}}, @{{followup.data.number}} waits (reminder @{{followup.attempt}} of @{{followup.attempts}}).\"
-schedule:
-{schedule}
-{extra}"
-    )
-}
-
-const DAILY_3: &str = "  every: 1d\n  attempts: 3";
 
 fn setup(definition: &str) -> Test {
     let t = Test::new();
@@ -113,49 +42,6 @@ fn each_attempt_action(source: &Source) -> String {
         "after_each_attempt:\n  - integration:\n      request: {{ method: POST, url: \"{}\", body: {{ each: \"@{{followup.attempt}}\" }} }}\n",
         source.server.url("/actions/each")
     )
-}
-
-/// The JSON lines of a console stdout or a file channel's outbox.
-fn sent(text: &str) -> Vec<Value> {
-    text.lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
-        .collect()
-}
-
-/// (record, attempt, recipient) of each line.
-fn who(lines: &[Value]) -> Vec<(String, i64, String)> {
-    lines
-        .iter()
-        .map(|l| {
-            (
-                l["record"].as_str().unwrap().to_owned(),
-                l["attempt"].as_i64().unwrap(),
-                l["recipient"]["id"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect()
-}
-
-fn pass(t: &Test, now: &str) -> Output {
-    t.cmd(&["run-once"]).now(now).run()
-}
-
-fn events(t: &Test, args: &[&str]) -> Vec<Value> {
-    let mut all = vec!["history", "--format", "json"];
-    all.extend_from_slice(args);
-    t.run(&all)
-        .assert_status(0)
-        .json()
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-fn event_names(t: &Test, args: &[&str]) -> Vec<String> {
-    events(t, args)
-        .iter()
-        .map(|e| e["event"].as_str().unwrap().to_owned())
-        .collect()
 }
 
 fn detail(event: &Value) -> &str {
@@ -740,21 +626,28 @@ fn a_secret_is_sent_where_it_belongs_and_appears_nowhere_else() {
         query: {{ key: \"@{{env.API_TOKEN}}\" }}"
         )
     };
-    let leaky_poll = definition(&server.url("/poll"), DAILY_3, "")
+    // The shared definition's own `query` gives way to the secret one.
+    let without_query = |def: String| {
+        def.replace(
+            "        query: { sysparm_query: \"state=requested\" }\n",
+            "",
+        )
+    };
+    let leaky_poll = without_query(definition(&server.url("/poll"), DAILY_3, ""))
         .replace("id: approvals", "id: leaky-poll")
         .replace("name: Pending approvals", "name: Leaky poll")
         .replace(
             &format!("url: \"{}\"", server.url("/poll")),
             &secret_request(&server.url("/poll"), "GET"),
         );
-    let leaky_action = definition(
+    let leaky_action = without_query(definition(
         &server.url("/ok"),
         DAILY_3,
         &format!(
             "after_each_attempt:\n  - integration:\n      request:\n        {}\n",
             secret_request(&server.url("/actions/note"), "POST")
         ),
-    )
+    ))
     .replace("id: approvals", "id: leaky-action")
     .replace("name: Pending approvals", "name: Leaky action");
     let t = Test::new();

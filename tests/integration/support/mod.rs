@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+pub mod pass;
 pub mod server;
 pub mod tls;
 
