@@ -95,6 +95,8 @@ pub struct Pass<'a> {
     pub http: Http,
     /// `global.*`: tenant attributes and those actions have set.
     pub globals: Value,
+    /// The key of record digests, from the database.
+    pub digest_key: crate::hashing::DigestKey,
     channels: HashMap<String, Box<dyn Channel>>,
     /// Consecutive transient failures per channel.
     strikes: HashMap<String, u32>,
@@ -113,6 +115,7 @@ pub fn run(catalog: &Catalog, store: &Store, options: &Options) -> anyhow::Resul
         deadline: started.checked_add(options.max_duration),
         http: Http::new(started.checked_add(options.max_duration)),
         globals: Value::Object(globals),
+        digest_key: store.digest_key()?,
         channels: HashMap::new(),
         strikes: HashMap::new(),
     };

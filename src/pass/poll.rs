@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::{Pass, PollOutcome, reconcile};
 use crate::definition::followup::Followup;
-use crate::hashing::{IdMap, IdSet, content_digest};
+use crate::hashing::{DigestKey, IdMap, IdSet};
 use crate::integration::{self, Document};
 use crate::store::{Event, EventKind, FollowupState, Polled, RecordState, Tracked};
 use crate::template::Scopes;
@@ -82,6 +82,7 @@ impl Pass<'_> {
         let local_scope = Value::Object(locals.clone());
         let scopes = scopes(&followup_scope, &local_scope, &self.globals);
         let mut found = Found {
+            key: self.digest_key,
             tracked,
             records: Vec::new(),
             max_records: f.polling.max_records,
@@ -153,6 +154,7 @@ fn first_of_each(mut records: Vec<Polled>) -> (Vec<Polled>, Vec<String>) {
 
 /// The records a poll has found so far.
 struct Found<'t> {
+    key: DigestKey,
     tracked: &'t IdMap<Tracked>,
     records: Vec<Polled>,
     max_records: u64,
@@ -222,7 +224,7 @@ impl Found<'_> {
                 self.max_records
             );
         }
-        let hash = content_digest(data.as_bytes());
+        let hash = self.key.digest(data.as_bytes());
         // A known record whose data did not change needs no copy of it.
         let unchanged = self
             .tracked

@@ -213,7 +213,7 @@ mod tests {
         ids.iter()
             .map(|id| Polled {
                 id: id.to_string(),
-                hash: [1; 16],
+                hash: 1,
                 data: Some("{}".into()),
             })
             .collect()
@@ -229,7 +229,7 @@ mod tests {
                         cycle: 1,
                         state: *state,
                         absent: *absent,
-                        hash: [1; 16],
+                        hash: 1,
                     },
                 )
             })

@@ -14,6 +14,7 @@ use anyhow::Context;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::exit;
+use crate::hashing::DigestKey;
 
 mod attributes;
 mod deliveries;
@@ -141,6 +142,27 @@ impl Store {
                 Err(e)
             }
         }
+    }
+
+    /// The key of record digests, made at the first use of the database.
+    pub fn digest_key(&self) -> anyhow::Result<DigestKey> {
+        let stored: Option<Vec<u8>> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE name = 'digest_key'",
+                [],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if let Some(key) = stored.and_then(|k| <[u8; 16]>::try_from(k).ok()) {
+            return Ok(DigestKey(key));
+        }
+        let key = DigestKey::random();
+        self.conn.execute(
+            "INSERT OR REPLACE INTO meta (name, value) VALUES ('digest_key', ?1)",
+            [key.0.as_slice()],
+        )?;
+        Ok(key)
     }
 
     /// Folds the WAL into the database file, so that a reader that ignores

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::hashing::{Digest, IdMap};
+use crate::hashing::IdMap;
 
 use rusqlite::{OptionalExtension, params};
 
@@ -62,7 +62,7 @@ pub struct Tracked {
     pub cycle: i64,
     pub state: RecordState,
     pub absent: i64,
-    pub hash: Digest,
+    pub hash: i64,
 }
 
 /// A record as a poll found it.
@@ -71,7 +71,7 @@ pub struct Polled {
     pub id: String,
     /// The digest of its JSON text: a changed record is rewritten, an
     /// unchanged one not.
-    pub hash: Digest,
+    pub hash: i64,
     /// Its JSON text as the source sent it; `None` for a known record that
     /// did not change (no copy is kept: the stored data stays).
     pub data: Option<String>,

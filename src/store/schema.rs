@@ -32,7 +32,7 @@ const MIGRATIONS: &[&str] = &[
         opened_at INTEGER NOT NULL,
         changed_at INTEGER NOT NULL,
         absent INTEGER NOT NULL DEFAULT 0,
-        hash BLOB NOT NULL,
+        hash INTEGER NOT NULL,
         data TEXT NOT NULL,
         PRIMARY KEY (followup, record_id)
     ) WITHOUT ROWID;
@@ -78,6 +78,10 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX events_at ON events (at);
     CREATE INDEX events_followup ON events (followup, record);
+    CREATE TABLE meta (
+        name TEXT PRIMARY KEY,
+        value BLOB NOT NULL
+    ) WITHOUT ROWID;
     CREATE TABLE attributes (
         scope TEXT NOT NULL CHECK (scope IN ('global', 'custom')),
         owner TEXT NOT NULL,
