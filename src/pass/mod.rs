@@ -5,7 +5,7 @@
 //! `schedule` (what is due: attempts, retries, exhaustion), `deliver`
 //! (deliveries through channels) and `actions` (set / integration).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
@@ -16,7 +16,7 @@ use crate::definition::followup::Followup;
 use crate::definition::load::Catalog;
 use crate::definition::model::Status;
 use crate::integration::Http;
-use crate::store::{Event, EventKind, Seconds, Store};
+use crate::store::{Event, EventKind, FollowupState, Seconds, Store};
 
 mod actions;
 mod attempt;
@@ -102,8 +102,35 @@ pub struct Pass<'a> {
     strikes: HashMap<String, u32>,
 }
 
+/// What the store holds of every follow-up, read in three queries when the
+/// pass starts, so that a follow-up with nothing to do costs no query of
+/// its own.
+struct Overview {
+    states: HashMap<String, FollowupState>,
+    open_attempts: HashSet<String>,
+    earliest_open: HashMap<String, Seconds>,
+}
+
+/// What `notify` may skip for a follow-up not polled this pass.
+#[derive(Debug, Clone, Copy)]
+pub struct Quiet {
+    /// No attempt of it is open.
+    pub no_open_attempt: bool,
+    /// Its open records' earliest last attempt (none: no open record).
+    pub earliest_open: Option<Seconds>,
+}
+
 pub fn run(catalog: &Catalog, store: &Store, options: &Options) -> anyhow::Result<Report> {
     let started = Instant::now();
+    let mut overview = Overview {
+        states: store
+            .followup_states()?
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect(),
+        open_attempts: store.followups_with_open_attempts()?,
+        earliest_open: store.earliest_open_attempts()?,
+    };
     let mut globals: Map<String, Value> = catalog.tenant.attributes.clone();
     globals.extend(store.globals()?);
     let mut pass = Pass {
@@ -128,39 +155,56 @@ pub fn run(catalog: &Catalog, store: &Store, options: &Options) -> anyhow::Resul
             f.status == Status::Active && options.only.as_deref().is_none_or(|only| only == f.id)
         });
     for f in followups {
+        let state = overview
+            .states
+            .remove(&f.id)
+            .unwrap_or_else(|| FollowupState {
+                id: f.id.clone(),
+                ..FollowupState::default()
+            });
         if pass.out_of_time() {
             // Left for the next pass; it counts only if its poll was due.
-            let last_poll = store.followup_state(&f.id)?.last_poll_at;
-            if due::poll_is_due(last_poll, f.polling.every, pass.now) {
+            if due::poll_is_due(state.last_poll_at, f.polling.every, pass.now) {
                 report.unfinished.push(f.id.clone());
             }
             continue;
         }
-        report.followups.push(pass.followup(f)?);
+        let quiet = Quiet {
+            no_open_attempt: !overview.open_attempts.contains(&f.id),
+            earliest_open: overview.earliest_open.get(&f.id).copied(),
+        };
+        report.followups.push(pass.followup(f, state, quiet)?);
     }
     Ok(report)
 }
 
 impl Pass<'_> {
-    fn followup(&mut self, f: &Followup) -> anyhow::Result<FollowupReport> {
+    fn followup(
+        &mut self,
+        f: &Followup,
+        mut state: FollowupState,
+        quiet: Quiet,
+    ) -> anyhow::Result<FollowupReport> {
         let mut report = FollowupReport {
             id: f.id.clone(),
             ..FollowupReport::default()
         };
-        let mut state = self.store.followup_state(&f.id)?;
         if let Some(why) = &state.identity_changed {
             let detail = format!("skipped until `followup reset {}`: {why}", f.id);
             self.event(Event::new(EventKind::PollSkipped, self.now, &f.id).detail(&detail))?;
             report.poll = PollOutcome::Skipped(detail);
             return Ok(report);
         }
+        // What the pass start saw holds until this follow-up polls.
+        let mut quiet = Some(quiet);
         if due::poll_is_due(state.last_poll_at, f.polling.every, self.now) {
             report.poll = self.poll_and_reconcile(f, &mut state, &mut report)?;
+            quiet = None;
         }
         // Notify only after a successful latest poll.
         if state.last_poll_ok == Some(true) && state.identity_changed.is_none() {
             let locals = Value::Object(state.locals.clone());
-            schedule::notify(self, f, &locals, &mut report)?;
+            schedule::notify(self, f, &locals, quiet, &mut report)?;
         }
         Ok(report)
     }

@@ -11,19 +11,29 @@ use serde_json::Value;
 use super::attempt::{
     attempt_recipients, close, followup_scope, prepare_attempt, send_attempt, store_attempts,
 };
-use super::{FollowupReport, Pass, actions, due};
+use super::{FollowupReport, Pass, Quiet, actions, due};
 use crate::definition::followup::Followup;
 use crate::store::{Event, EventKind, RecordState};
 
+/// `quiet`, when given, says what the pass start saw of this follow-up, so
+/// that what cannot be due is not looked for.
 pub fn notify(
     pass: &mut Pass,
     f: &Followup,
     locals: &Value,
+    quiet: Option<Quiet>,
     report: &mut FollowupReport,
 ) -> anyhow::Result<()> {
     let max = i64::from(f.schedule.attempts);
     // An attempt made at or before this time makes the next one due.
     let due_line = due::last_attempt_before(pass.now, f.schedule.every);
+    let (look_at_open_attempts, look_at_records) = match quiet {
+        None => (true, true),
+        Some(q) => (
+            !q.no_open_attempt,
+            q.earliest_open.is_some_and(|at| at <= due_line),
+        ),
+    };
     let now_ts = jiff::Timestamp::from_second(pass.now)?;
     let window = f.schedule.window.as_ref();
     let in_window = window.is_none_or(|w| w.contains(now_ts));
@@ -31,7 +41,11 @@ pub fn notify(
     // Attempts whose pending deliveries wait for the window.
     let mut retries_waiting = 0;
 
-    for open in pass.store.open_attempts(&f.id)? {
+    let open_attempts = match look_at_open_attempts {
+        true => pass.store.open_attempts(&f.id)?,
+        false => Vec::new(),
+    };
+    for open in open_attempts {
         let record = pass.store.record(&f.id, &open.record_id)?;
         let current = record.as_ref().filter(|r| {
             r.state == RecordState::Open && r.cycle == open.cycle && r.attempts == open.attempt
@@ -85,6 +99,11 @@ pub fn notify(
         )?;
     }
 
+    if !look_at_records {
+        // No open record was attempted long enough ago: nothing is spent or
+        // due, but pending retries may wait for the window.
+        return window_event(pass, f, 0, retries_waiting, in_window);
+    }
     for record in pass.store.spent_records(&f.id, max, due_line)? {
         pass.store.atomically(|store| {
             store.set_record_state(&f.id, &record.id, RecordState::Exhausted, pass.now)?;
@@ -116,23 +135,8 @@ pub fn notify(
     }
 
     let due = pass.store.due_records(&f.id, max, due_line)?;
-    if !in_window {
-        if due.is_empty() && retries_waiting == 0 {
-            return Ok(());
-        }
-        let plural = |n: usize| if n == 1 { "" } else { "s" };
-        let detail = format!(
-            "{} due record{} and {retries_waiting} attempt{} with pending deliveries wait for the window ({})",
-            due.len(),
-            plural(due.len()),
-            plural(retries_waiting),
-            window.map(|w| w.describe()).unwrap_or_default()
-        );
-        return pass
-            .event(Event::new(EventKind::NotificationDeferred, pass.now, &f.id).detail(detail));
-    }
-    if due.is_empty() {
-        return Ok(());
+    if !in_window || due.is_empty() {
+        return window_event(pass, f, due.len(), retries_waiting, in_window);
     }
     // Attempts are stored in batches (one transaction each), then sent one
     // delivery at a time, each marked as it ends: a crash repeats at most
@@ -178,3 +182,28 @@ pub fn notify(
 
 /// How many attempts are stored in one transaction.
 const BATCH: usize = 64;
+
+/// Outside the window: one event saying what waits for it.
+fn window_event(
+    pass: &Pass,
+    f: &Followup,
+    due: usize,
+    retries: usize,
+    in_window: bool,
+) -> anyhow::Result<()> {
+    if in_window || due + retries == 0 {
+        return Ok(());
+    }
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let detail = format!(
+        "{due} due record{} and {retries} attempt{} with pending deliveries wait for the window ({})",
+        plural(due),
+        plural(retries),
+        f.schedule
+            .window
+            .as_ref()
+            .map(|w| w.describe())
+            .unwrap_or_default()
+    );
+    pass.event(Event::new(EventKind::NotificationDeferred, pass.now, &f.id).detail(detail))
+}

@@ -8,6 +8,7 @@
 //! `synchronous=NORMAL`; every step that changes state runs in one
 //! transaction with its events ([`Store::atomically`]).
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use anyhow::Context;
@@ -198,6 +199,27 @@ impl Store {
              FROM followups ORDER BY id",
         )?;
         let rows = stmt.query_map([], followup_state_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The follow-ups with an attempt not yet closed.
+    pub fn followups_with_open_attempts(&self) -> anyhow::Result<HashSet<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT followup FROM attempts WHERE closed_at IS NULL")?;
+        let rows = stmt.query_map([], |row| row.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Per follow-up with open records, the time of the earliest last
+    /// attempt among them (0 when one has had none): nothing of a follow-up
+    /// is due before that time plus its notification frequency.
+    pub fn earliest_open_attempts(&self) -> anyhow::Result<HashMap<String, Seconds>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT followup, MIN(COALESCE(last_attempt_at, 0)) FROM records
+             WHERE state = 'open' GROUP BY followup",
+        )?;
+        let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
