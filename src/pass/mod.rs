@@ -2,8 +2,10 @@
 //! reconcile, then notify what is due and run the actions that follow.
 //! DESIGN.md "The pass" is the specification; each step is a module:
 //! `poll` (integrations → records), `reconcile` (records → state),
-//! `schedule` (what is due: attempts, retries, exhaustion), `deliver`
-//! (deliveries through channels) and `actions` (set / integration).
+//! `schedule` (what is due: retries, exhaustion, new attempts), `attempt`
+//! (one attempt: targets, storing, sending, closing), `deliver` (one
+//! delivery through its channel), `actions` (set / integration), and
+//! `due` (when things fall due).
 
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
