@@ -9,7 +9,7 @@ use anyhow::bail;
 
 use crate::cli::{CopyArgs, Paths};
 use crate::commands::publish::{New, publish};
-use crate::commands::show::unknown;
+use crate::commands::unknown_followup;
 use crate::definition::load::{Catalog, read_text};
 use crate::definition::rename::rename;
 use crate::definition::rules::is_id;
@@ -21,7 +21,7 @@ pub fn run(paths: &Paths, args: &CopyArgs) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::load(&paths.dir(), &tenant_file)?;
     let source = catalog
         .find(&args.source)
-        .ok_or_else(|| unknown(&catalog, &args.source))?;
+        .ok_or_else(|| unknown_followup(&catalog, &args.source))?;
     let Some(name) = &args.name else {
         let example = source
             .raw

@@ -26,7 +26,7 @@ pub fn run(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     };
     let (Some(store), Some(record)) = (store, record) else {
         if entry.is_none() {
-            return Err(crate::commands::show::unknown(&catalog, &args.id));
+            return Err(crate::commands::unknown_followup(&catalog, &args.id));
         }
         return Err(exit::with_status(
             exit::FAILURE,

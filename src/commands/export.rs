@@ -12,7 +12,7 @@ use crate::atomic;
 use crate::bundle::export::{self, Source};
 use crate::cli::{ExportArgs, Paths};
 use crate::commands::publish::{print, require_tenant};
-use crate::commands::show::unknown;
+use crate::commands::unknown_followup;
 use crate::definition::load::{self, Catalog, Entry};
 use crate::definition::model::TenantFile;
 use crate::exit;
@@ -38,7 +38,9 @@ pub fn run(paths: &Paths, args: &ExportArgs) -> anyhow::Result<ExitCode> {
     } else {
         let mut seen = BTreeSet::new();
         for key in &args.ids {
-            let entry = catalog.find(key).ok_or_else(|| unknown(&catalog, key))?;
+            let entry = catalog
+                .find(key)
+                .ok_or_else(|| unknown_followup(&catalog, key))?;
             if seen.insert(&entry.file) {
                 selected.push(entry);
             }

@@ -4,6 +4,8 @@
 use std::process::ExitCode;
 
 use crate::cli::{Cli, Command};
+use crate::definition::load::Catalog;
+use crate::exit;
 
 mod copy;
 mod create;
@@ -16,7 +18,7 @@ mod publish;
 mod reset;
 mod run_once;
 mod schema;
-pub mod show;
+mod show;
 mod status;
 mod table;
 mod validate;
@@ -38,4 +40,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::run(&paths.with(&args.tenant), &args),
         Command::Import(args) => import::run(&paths.with(&args.tenant), &args),
     }
+}
+
+/// The error for an id or name that matches no follow-up.
+pub fn unknown_followup(catalog: &Catalog, key: &str) -> anyhow::Error {
+    let ids: Vec<String> = catalog.entries.iter().map(|e| e.id()).collect();
+    exit::usage(format!(
+        "no follow-up has the id or name `{key}` in {}{}",
+        catalog.dir.display(),
+        crate::definition::yaml::did_you_mean(key, ids.iter().map(String::as_str))
+    ))
 }

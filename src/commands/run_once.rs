@@ -35,7 +35,7 @@ pub fn run(paths: &Paths, args: &RunOnceArgs) -> anyhow::Result<ExitCode> {
         Some(key) => {
             let entry = catalog
                 .find(key)
-                .ok_or_else(|| crate::commands::show::unknown(&catalog, key))?;
+                .ok_or_else(|| crate::commands::unknown_followup(&catalog, key))?;
             match &entry.followup {
                 None => {
                     eprintln!("error: {} is invalid: nothing runs", entry.file.display());

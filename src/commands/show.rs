@@ -4,6 +4,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use crate::cli::{Paths, ShowArgs, ShowFormat};
+use crate::commands::unknown_followup;
 use crate::definition::load::Catalog;
 use crate::exit;
 
@@ -11,7 +12,7 @@ pub fn run(paths: &Paths, args: &ShowArgs) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::load(&paths.dir(), &paths.tenant())?;
     let entry = catalog
         .find(&args.id)
-        .ok_or_else(|| unknown(&catalog, &args.id))?;
+        .ok_or_else(|| unknown_followup(&catalog, &args.id))?;
     let Some(raw) = &entry.raw else {
         return Err(exit::with_status(
             exit::FAILURE,
@@ -30,14 +31,4 @@ pub fn run(paths: &Paths, args: &ShowArgs) -> anyhow::Result<ExitCode> {
         eprintln!("{d}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The error for an id or name that matches no follow-up.
-pub fn unknown(catalog: &Catalog, key: &str) -> anyhow::Error {
-    let ids: Vec<String> = catalog.entries.iter().map(|e| e.id()).collect();
-    exit::usage(format!(
-        "no follow-up has the id or name `{key}` in {}{}",
-        catalog.dir.display(),
-        crate::definition::yaml::did_you_mean(key, ids.iter().map(String::as_str))
-    ))
 }

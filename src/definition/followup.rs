@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::definition::model::{ButtonStyle, ClientAuth, FirstPoll, Method, Status};
 use crate::path::{JsonPath, LoopPath};
-use crate::template::Template;
+use crate::template::{Scope, Template};
 use crate::window::Window;
 
 #[derive(Debug, Clone)]
@@ -182,6 +182,34 @@ pub struct Message {
     pub text: Option<Template>,
     pub card: Option<Card>,
     pub image: Option<Image>,
+}
+
+impl Followup {
+    /// Whether any text sent to a person (the message, a rung's text) reads
+    /// the scope: what is not read need not be fetched for each delivery.
+    pub fn messages_read(&self, scope: Scope) -> bool {
+        let m = &self.message;
+        let card = m.card.iter().flat_map(|c| {
+            let fields = c.fields.iter().flat_map(|(l, v)| [l, v]);
+            let buttons = c.actions.iter().flat_map(|b| [&b.label, &b.url]);
+            c.title.iter().chain(&c.text).chain(fields).chain(buttons)
+        });
+        let image = m
+            .image
+            .iter()
+            .flat_map(|i| std::iter::once(&i.url).chain(&i.alt));
+        let rungs = self
+            .recipients
+            .escalate
+            .iter()
+            .filter_map(|r| r.text.as_ref());
+        m.text
+            .iter()
+            .chain(card)
+            .chain(image)
+            .chain(rungs)
+            .any(|t| t.inserts().any(|i| i.path.scope == scope))
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -11,7 +11,7 @@ use crate::definition::followup::Followup;
 use crate::message;
 use crate::recipients::{self, merged};
 use crate::store::{Delivery, DeliveryState, Event, EventKind, NewDelivery, Record};
-use crate::template::{Encoding, Scopes};
+use crate::template::{Encoding, Scope, Scopes};
 
 /// `followup.*` for templates.
 pub(super) fn followup_scope(f: &Followup, record: &Record, attempt: i64) -> Value {
@@ -80,6 +80,7 @@ pub(super) fn prepare_attempt(
         return Ok(None);
     }
     let record_locals = merged(locals, &resolution.locals);
+    let reads_custom = f.messages_read(Scope::Custom);
     let mut deliveries = Vec::new();
     let mut events = Vec::new();
     let event = |kind: EventKind| {
@@ -122,9 +123,10 @@ pub(super) fn prepare_attempt(
                 .channels
                 .get(&target.channel)
                 .map_or(Encoding::Plain, |c| channel::encoding(c.kind));
-            let custom = match target.room {
-                true => Value::Object(Default::default()),
-                false => Value::Object(pass.store.customs(&target.target)?),
+            // One query per delivery only when a text reads `custom.*`.
+            let custom = match !target.room && reads_custom {
+                true => Value::Object(pass.store.customs(&target.target)?),
+                false => Value::Object(Default::default()),
             };
             let scopes = Scopes {
                 followup: Some(&scope),

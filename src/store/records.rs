@@ -217,13 +217,12 @@ impl Store {
         max_attempts: i64,
         last_before: Seconds,
     ) -> anyhow::Result<Vec<Record>> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {RECORD_COLUMNS} FROM records
-             WHERE followup = ?1 AND state = 'open' AND attempts < ?2
-               AND (last_attempt_at IS NULL OR last_attempt_at <= ?3)"
-        ))?;
-        let rows = stmt.query_map(params![followup, max_attempts, last_before], record_row)?;
-        Ok(oldest_first(rows.collect::<Result<_, _>>()?))
+        self.open_records(
+            followup,
+            "attempts < ?2 AND (last_attempt_at IS NULL OR last_attempt_at <= ?3)",
+            max_attempts,
+            last_before,
+        )
     }
 
     /// Open records with every attempt made, the last at or before `last_before`.
@@ -233,11 +232,26 @@ impl Store {
         max_attempts: i64,
         last_before: Seconds,
     ) -> anyhow::Result<Vec<Record>> {
+        self.open_records(
+            followup,
+            "attempts >= ?2 AND last_attempt_at <= ?3",
+            max_attempts,
+            last_before,
+        )
+    }
+
+    /// Open records meeting `condition` (over `?2` attempts, `?3` a time).
+    fn open_records(
+        &self,
+        followup: &str,
+        condition: &str,
+        attempts: i64,
+        at: Seconds,
+    ) -> anyhow::Result<Vec<Record>> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT {RECORD_COLUMNS} FROM records
-             WHERE followup = ?1 AND state = 'open' AND attempts >= ?2 AND last_attempt_at <= ?3"
+            "SELECT {RECORD_COLUMNS} FROM records WHERE followup = ?1 AND state = 'open' AND {condition}"
         ))?;
-        let rows = stmt.query_map(params![followup, max_attempts, last_before], record_row)?;
+        let rows = stmt.query_map(params![followup, attempts, at], record_row)?;
         Ok(oldest_first(rows.collect::<Result<_, _>>()?))
     }
 

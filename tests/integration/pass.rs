@@ -963,3 +963,40 @@ fn a_digest_is_checked_and_warned_about_and_each_record_still_gets_its_message()
     let out = pass(&t, T0);
     assert_eq!(sent(&out.assert_status(0).stdout).len(), 2);
 }
+
+#[test]
+fn a_custom_attribute_set_after_an_attempt_is_read_by_the_next_message_of_that_person() {
+    let source = Source::new(json!([approval("a1", "alice"), approval("a2", "bob")]));
+    let def = definition(
+        &source.url(),
+        DAILY_3,
+        "after_each_attempt:\n  - set: { custom.reminded: \"@{followup.data.number} at attempt @{followup.attempt}\" }\n",
+    )
+    .replace(
+        "waits (reminder",
+        "waits (last: @{custom.reminded ?? \\\"never\\\"}; reminder",
+    );
+    let t = setup(&def);
+    let out = pass(&t, T0);
+    let texts: Vec<String> = sent(&out.assert_status(0).stdout)
+        .iter()
+        .map(|l| l["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        texts[0],
+        "Hi Alice Doe, RITM-a1 waits (last: never; reminder 1 of 3)."
+    );
+    // Per person: bob's value is his own.
+    let out = pass(&t, "2026-01-06T09:00:00Z");
+    let texts: Vec<String> = sent(&out.stdout)
+        .iter()
+        .map(|l| l["text"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "Hi Alice Doe, RITM-a1 waits (last: RITM-a1 at attempt 1; reminder 2 of 3).",
+            "Hi Bob Roe, RITM-a2 waits (last: RITM-a2 at attempt 1; reminder 2 of 3)."
+        ]
+    );
+}
