@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod bundle;
+mod channels;
 mod list;
 mod pass;
 mod pass_more;

@@ -21,6 +21,7 @@ use tempfile::TempDir;
 
 pub mod pass;
 pub mod server;
+pub mod smtp;
 pub mod tls;
 
 /// The binary under test.
