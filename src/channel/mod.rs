@@ -10,7 +10,7 @@ use crate::template::Encoding;
 use crate::tenant;
 
 mod console;
-mod dry_run;
+pub mod dry_run;
 mod file;
 
 /// One delivery, ready to go.

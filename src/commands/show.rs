@@ -28,7 +28,7 @@ pub fn run(paths: &Paths, args: &ShowArgs) -> anyhow::Result<ExitCode> {
     };
     std::io::stdout().write_all(text.as_bytes())?;
     for d in catalog.diagnostics.iter().filter(|d| d.file == entry.file) {
-        eprintln!("{d}");
+        crate::log::diagnostic(d);
     }
     Ok(ExitCode::SUCCESS)
 }

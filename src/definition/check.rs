@@ -157,7 +157,7 @@ impl<'a> Checker<'a> {
             return String::new();
         }
         self.hints_left -= 1;
-        crate::definition::yaml::did_you_mean(word, candidates)
+        crate::did_you_mean::did_you_mean(word, candidates)
     }
 
     pub fn error(&mut self, at: At, code: &'static str, message: impl Into<String>) {
@@ -254,7 +254,7 @@ impl<'a> Checker<'a> {
                             .map(|n| format!("followup.{n}"))
                             .collect::<Vec<_>>()
                             .join(", "),
-                        crate::definition::yaml::closest(name, allowed.followup.iter().copied())
+                        crate::did_you_mean::closest(name, allowed.followup.iter().copied())
                             .map(|c| format!("; did you mean `followup.{c}`?"))
                             .unwrap_or_default()
                     )),

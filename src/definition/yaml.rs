@@ -19,6 +19,8 @@ use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
 
+use crate::did_you_mean::did_you_mean;
+
 /// The largest YAML file accepted. Definitions are a few KiB; a larger file is
 /// a mistake (a data dump saved under the wrong name), not a definition.
 pub const MAX_BYTES: usize = 1024 * 1024;
@@ -747,41 +749,6 @@ fn one_of(expected: &[&str]) -> String {
     }
 }
 
-/// `; did you mean `every`?` when a candidate is close enough to be a typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    match closest(word, candidates) {
-        Some(c) => format!("; did you mean `{c}`?"),
-        None => String::new(),
-    }
-}
-
-/// The candidate close enough to `word` to be what was meant, if any.
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-/// Levenshtein distance, case-insensitive.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.to_lowercase().chars().collect();
-    let b: Vec<char> = b.to_lowercase().chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = diagonal + usize::from(ca != cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitute.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
-}
-
 struct NodeDe<'a> {
     node: &'a Node,
     path: &'a Path<'a>,
@@ -1275,14 +1242,5 @@ mod tests {
             replace_top_level("name: &n x\n", &[("name", "y")]).unwrap(),
             "name: &n y\n"
         );
-    }
-
-    #[test]
-    fn hints_only_for_close_words() {
-        assert_eq!(
-            did_you_mean("evry", ["every", "attempts"]),
-            "; did you mean `every`?"
-        );
-        assert_eq!(did_you_mean("colour", ["every", "attempts"]), "");
     }
 }

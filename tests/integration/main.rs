@@ -4,6 +4,7 @@
 mod bad_input;
 mod bundle;
 mod list;
+mod operate;
 mod pass;
 mod pass_more;
 mod schema;

@@ -1155,10 +1155,10 @@ fn github_format() {
 #[test]
 fn exit_status_2_for_bad_usage() {
     let t = with_definition(BASE);
-    let out = t.run(&["validate", "--strict"]);
+    let out = t.run(&["validate", "--pedantic"]);
     out.assert_status(2);
     assert!(
-        out.stderr.contains("unexpected argument '--strict'"),
+        out.stderr.contains("unexpected argument '--pedantic'"),
         "{}",
         out.stderr
     );
