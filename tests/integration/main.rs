@@ -5,6 +5,7 @@ mod bad_input;
 mod bundle;
 mod list;
 mod operate;
+mod operating_files;
 mod pass;
 mod pass_more;
 mod schema;
