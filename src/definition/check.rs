@@ -120,8 +120,20 @@ pub struct GlobalUse {
     pub mark: Mark,
 }
 
+/// The `local.*` names of one definition: those a template may read where
+/// it stands (defined by an earlier step), and every name the definition
+/// defines with the step that does, for the message.
+#[derive(Debug, Clone, Default)]
+pub struct LocalNames {
+    pub before: std::collections::BTreeSet<String>,
+    pub defined: std::collections::BTreeMap<String, String>,
+}
+
 pub struct Checker<'a> {
     pub file: &'a Path,
+    /// Set while a definition is checked: reading a `local.*` that no
+    /// earlier step defines is an error (it would fail every delivery).
+    pub locals: Option<LocalNames>,
     /// The directory relative paths resolve against.
     pub dir: PathBuf,
     pub diagnostics: Vec<Diagnostic>,
@@ -140,6 +152,7 @@ impl<'a> Checker<'a> {
             dir: file.parent().map(Path::to_path_buf).unwrap_or_default(),
             diagnostics: Vec::new(),
             globals_read: Vec::new(),
+            locals: None,
             hints_left: HINTS_PER_FILE,
         }
     }
@@ -212,12 +225,29 @@ impl<'a> Checker<'a> {
     pub fn template(&mut self, at: At, source: &str, allowed: Allowed) -> Option<Template> {
         let template = match Template::parse(source) {
             Ok(t) => t,
-            Err(e) => {
-                self.error(
-                    at,
-                    "template",
-                    format!("bad template: {e} (in `{}`)", excerpt(source, e.offset)),
-                );
+            Err(first) => {
+                // Every bad insert of the string, not only the first: the
+                // rest is read again from the next `@{` after each error.
+                let mut errors = vec![first];
+                while let Some(next) = errors
+                    .last()
+                    .and_then(|e| source[e.offset..].find("@{").map(|i| e.offset + i))
+                {
+                    match Template::parse(&source[next..]) {
+                        Ok(_) => break,
+                        Err(e) => errors.push(crate::template::ParseError {
+                            offset: next + e.offset,
+                            ..e
+                        }),
+                    }
+                }
+                for e in errors {
+                    self.error(
+                        at,
+                        "template",
+                        format!("bad template: {e} (in `{}`)", excerpt(source, e.offset)),
+                    );
+                }
                 return None;
             }
         };
@@ -270,6 +300,9 @@ impl<'a> Checker<'a> {
                         "`@{{{}}}`: an environment variable is one name (`env.NAME`)",
                         path.text
                     )),
+                    Scope::Local if insert.fallback.is_none() => {
+                        self.undefined_local(name, &path.text, allowed)
+                    }
                     _ => None,
                 }
             };
@@ -285,6 +318,28 @@ impl<'a> Checker<'a> {
             }
         }
         ok.then_some(template)
+    }
+}
+
+impl Checker<'_> {
+    /// Why `local.NAME` cannot be read here, if it cannot.
+    fn undefined_local(&self, name: &str, text: &str, allowed: Allowed) -> Option<String> {
+        let locals = self.locals.as_ref()?;
+        if locals.before.contains(name) {
+            return None;
+        }
+        Some(match locals.defined.get(name) {
+            Some(step) => format!(
+                "`@{{{text}}}`: `local.{name}` is defined by {step}, which runs later than {}; give a fallback (`@{{local.{name} ?? \"...\"}}`) or define it earlier",
+                allowed.place
+            ),
+            None => format!(
+                "`@{{{text}}}`: nothing defines `local.{name}`: define it in an integration's or the lookup's `attributes`, or with a `set` before it is read{}",
+                crate::did_you_mean::closest(name, locals.before.iter().map(String::as_str))
+                    .map(|c| format!("; did you mean `local.{c}`?"))
+                    .unwrap_or_default()
+            ),
+        })
     }
 }
 
