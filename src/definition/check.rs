@@ -78,6 +78,26 @@ impl<'n> At<'n> {
         self.node.mark
     }
 
+    /// The place of the byte `offset` inside this string value, when the
+    /// scalar is on one line and its text is its source (plain, or quoted
+    /// without an escape or quote before the offset); else the value's.
+    pub fn mark_within(self, offset: usize) -> Mark {
+        let Value::Str { text, plain } = &self.node.value else {
+            return self.node.mark;
+        };
+        let Some(before) = text.get(..offset) else {
+            return self.node.mark;
+        };
+        if text.contains('\n') || (!plain && before.contains(['\\', '\'', '"'])) {
+            return self.node.mark;
+        }
+        let quote = usize::from(!plain);
+        Mark {
+            line: self.node.mark.line,
+            column: self.node.mark.column + quote + before.chars().count(),
+        }
+    }
+
     /// The key's place for errors about a key, else the value's.
     pub fn key_mark(self) -> Mark {
         self.key_mark.unwrap_or(self.node.mark)
@@ -194,8 +214,15 @@ impl<'a> Checker<'a> {
 
     pub fn json_path(&mut self, at: At, source: &str) -> Option<JsonPath> {
         JsonPath::parse(source)
-            .map_err(|e| self.error(at, "jsonpath", e))
+            .map_err(|e| self.jsonpath_error(at, source, e))
             .ok()
+    }
+
+    /// A JSONPath that does not parse, reported at the offending character.
+    pub fn jsonpath_error(&mut self, at: At, source: &str, message: String) {
+        let mark = crate::path::error_offset(source).map_or(at.mark(), |o| at.mark_within(o));
+        self.diagnostics
+            .push(Diagnostic::error(self.file, mark, "jsonpath", message));
     }
 
     pub fn duration(&mut self, at: At, text: &str) -> Option<Duration> {

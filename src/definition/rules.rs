@@ -300,7 +300,7 @@ impl Rules<'_, '_, '_> {
             })
             .collect();
         let loop_path = LoopPath::parse(&raw.loop_)
-            .map_err(|e| self.c.error(at.key("loop"), "jsonpath", e))
+            .map_err(|e| self.c.jsonpath_error(at.key("loop"), &raw.loop_, e))
             .ok();
         let reconciliation_id = self
             .c

@@ -10,6 +10,9 @@
 //! levels deep and [`MAX_NODES`] nodes after alias expansion, so neither a
 //! huge file, deep nesting nor an alias bomb can exhaust memory or the stack.
 //! Scalars resolve with the YAML 1.2 core schema (`yes` is a string).
+//!
+//! Writing YAML (`show`, the channels of a bundle) goes through here too
+//! ([`to_string`]), with serde_yaml: the rest of the code names no YAML crate.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -177,6 +180,11 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
         ));
     }
     Builder::default().run(text)
+}
+
+/// A value written as YAML.
+pub fn to_string<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
+    Ok(serde_yaml::to_string(value)?)
 }
 
 /// The line and column of a byte offset.

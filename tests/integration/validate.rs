@@ -291,8 +291,19 @@ fn the_loop_and_the_id_are_jsonpaths() {
             ),
         ],
         &[
-            "followups/approvals.yaml:8:9: error: `$.result[` is not a JSONPath: expected selector at character 10",
+            // At the offending character: just past the `[`.
+            "followups/approvals.yaml:8:19: error: `$.result[` is not a JSONPath: expected selector at character 10",
             "followups/approvals.yaml:9:22: error: `sys_id` is not a JSONPath: it must start with `$` (e.g. `$.sys_id`)",
+        ],
+    );
+    // In a plain scalar too: at the `=` of `=!`.
+    assert_invalid(
+        &[(
+            "reconciliation_id: \"$.sys_id\"",
+            "reconciliation_id: $.sys_id[?@ =! 1]",
+        )],
+        &[
+            "followups/approvals.yaml:9:34: error: `$.sys_id[?@ =! 1]` is not a JSONPath: expected segment, name segment, index segment, or comp op at character 13",
         ],
     );
     // A filter makes the extraction conditional.
