@@ -269,17 +269,22 @@ impl<'a> Checker<'a> {
                     }
                 }
                 for e in errors {
-                    self.error(
-                        at,
+                    // At the `@{` of the bad insert.
+                    let start = source.get(..e.offset).and_then(|b| b.rfind("@{"));
+                    self.diagnostics.push(Diagnostic::error(
+                        self.file,
+                        start.map_or(at.mark(), |o| at.mark_within(o)),
                         "template",
                         format!("bad template: {e} (in `{}`)", excerpt(source, e.offset)),
-                    );
+                    ));
                 }
                 return None;
             }
         };
         let mut ok = true;
-        for insert in template.inserts() {
+        // Each `@{` of the source starts the next insert, in order.
+        let starts: Vec<usize> = source.match_indices("@{").map(|(i, _)| i).collect();
+        for (k, insert) in template.inserts().enumerate() {
             let path = &insert.path;
             let name = path.name().unwrap_or_default();
             let problem = if path.scope == Scope::Env && !allowed.env {
@@ -334,7 +339,13 @@ impl<'a> Checker<'a> {
                 }
             };
             if let Some(message) = problem {
-                self.error(at, "template-scope", message);
+                let mark = starts.get(k).map_or(at.mark(), |&o| at.mark_within(o));
+                self.diagnostics.push(Diagnostic::error(
+                    self.file,
+                    mark,
+                    "template-scope",
+                    message,
+                ));
                 ok = false;
             }
             if path.scope == Scope::Global && insert.fallback.is_none() {

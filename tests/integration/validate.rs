@@ -521,13 +521,13 @@ fn a_template_must_parse() {
     assert_invalid(
         &[(TEXT, "text: \"Hi @{recipient.name\"")],
         &[
-            "followups/approvals.yaml:14:9: error: bad template: `@{` is not closed by `}` (in `@{recipient.name`)",
+            "followups/approvals.yaml:14:13: error: bad template: `@{` is not closed by `}` (in `@{recipient.name`)",
         ],
     );
     assert_invalid(
         &[(TEXT, "text: \"@{followup.data.x | upper}\"")],
         &[
-            "followups/approvals.yaml:14:9: error: bad template: unknown filter `upper`; the only filter is `raw` (in `@{followup.data.x | upper}`)",
+            "followups/approvals.yaml:14:10: error: bad template: unknown filter `upper`; the only filter is `raw` (in `@{followup.data.x | upper}`)",
         ],
     );
     assert_valid(&[(
@@ -541,9 +541,9 @@ fn a_template_must_parse() {
             "text: \"@{followup.data.x | upper} @{recipient.name} @{user.name} @{x\"",
         )],
         &[
-            "followups/approvals.yaml:14:9: error: bad template: unknown filter `upper`; the only filter is `raw` (in `@{followup.data.x | upper}`)",
-            "followups/approvals.yaml:14:9: error: bad template: unknown scope `user`; a path starts with one of followup, recipient, lookup, digest, local, global, custom, env (in `@{user.name}`)",
-            "followups/approvals.yaml:14:9: error: bad template: unknown scope `x`; a path starts with one of followup, recipient, lookup, digest, local, global, custom, env (in `@{x`)",
+            "followups/approvals.yaml:14:10: error: bad template: unknown filter `upper`; the only filter is `raw` (in `@{followup.data.x | upper}`)",
+            "followups/approvals.yaml:14:55: error: bad template: unknown scope `user`; a path starts with one of followup, recipient, lookup, digest, local, global, custom, env (in `@{user.name}`)",
+            "followups/approvals.yaml:14:68: error: bad template: unknown scope `x`; a path starts with one of followup, recipient, lookup, digest, local, global, custom, env (in `@{x`)",
         ],
     );
 }
@@ -553,19 +553,19 @@ fn a_template_names_a_known_scope() {
     assert_invalid(
         &[(TEXT, "text: \"Hi @{user.name}\"")],
         &[
-            "followups/approvals.yaml:14:9: error: bad template: unknown scope `user`; a path starts with one of followup, recipient, lookup, digest, local, global, custom, env (in `@{user.name}`)",
+            "followups/approvals.yaml:14:13: error: bad template: unknown scope `user`; a path starts with one of followup, recipient, lookup, digest, local, global, custom, env (in `@{user.name}`)",
         ],
     );
     assert_invalid(
         &[(TEXT, "text: \"Hi @{lookup.value}\"")],
         &[
-            "followups/approvals.yaml:14:9: error: `@{lookup.value}`: `lookup.*` is not available in a message; available here: followup, recipient, local, global, custom",
+            "followups/approvals.yaml:14:13: error: `@{lookup.value}`: `lookup.*` is not available in a message; available here: followup, recipient, local, global, custom",
         ],
     );
     assert_invalid(
         &[(TEXT, "text: \"@{followup.nme}\"")],
         &[
-            "followups/approvals.yaml:14:9: error: `@{followup.nme}`: `followup.nme` is not available in a message; available here: followup.id, followup.name, followup.data, followup.record_id, followup.cycle, followup.attempt, followup.attempts; did you mean `followup.name`?",
+            "followups/approvals.yaml:14:10: error: `@{followup.nme}`: `followup.nme` is not available in a message; available here: followup.id, followup.name, followup.data, followup.record_id, followup.cycle, followup.attempt, followup.attempts; did you mean `followup.name`?",
         ],
     );
 }
@@ -578,7 +578,7 @@ fn a_record_is_not_known_while_polling() {
             "    - request: { url: \"https://x.example.com/@{followup.data.id}\" }",
         )],
         &[
-            "followups/approvals.yaml:7:23: error: `@{followup.data.id}`: `followup.data` is not available in an extraction; available here: followup.id, followup.name",
+            "followups/approvals.yaml:7:46: error: `@{followup.data.id}`: `followup.data` is not available in an extraction; available here: followup.id, followup.name",
         ],
     );
 }
@@ -588,7 +588,7 @@ fn env_is_refused_in_messages_bodies_and_actions() {
     assert_invalid(
         &[(TEXT, "text: \"token @{env.TOKEN}\"")],
         &[
-            "followups/approvals.yaml:14:9: error: `@{env.TOKEN}`: `env.*` is allowed only in `url`, `headers`, `auth` and channel settings, so that secrets never reach a message, a body or the history",
+            "followups/approvals.yaml:14:16: error: `@{env.TOKEN}`: `env.*` is allowed only in `url`, `headers`, `auth` and channel settings, so that secrets never reach a message, a body or the history",
         ],
     );
     assert_invalid(
@@ -597,7 +597,7 @@ fn env_is_refused_in_messages_bodies_and_actions() {
             "    - request:\n        url: https://x.example.com\n        method: POST\n        body: { q: { token: \"@{env.TOKEN}\" } }",
         )],
         &[
-            "followups/approvals.yaml:10:29: error: `@{env.TOKEN}`: `env.*` is allowed only in `url`, `headers`, `auth` and channel settings, so that secrets never reach a message, a body or the history",
+            "followups/approvals.yaml:10:30: error: `@{env.TOKEN}`: `env.*` is allowed only in `url`, `headers`, `auth` and channel settings, so that secrets never reach a message, a body or the history",
         ],
     );
     assert_invalid(
@@ -606,7 +606,7 @@ fn env_is_refused_in_messages_bodies_and_actions() {
             "attempts: 3\nafter_each_attempt:\n  - set: { local.note: \"@{env.TOKEN}\" }",
         )],
         &[
-            "followups/approvals.yaml:19:24: error: `@{env.TOKEN}`: `env.*` is allowed only in `url`, `headers`, `auth` and channel settings, so that secrets never reach a message, a body or the history",
+            "followups/approvals.yaml:19:25: error: `@{env.TOKEN}`: `env.*` is allowed only in `url`, `headers`, `auth` and channel settings, so that secrets never reach a message, a body or the history",
         ],
     );
 }
@@ -1425,7 +1425,7 @@ fn a_local_that_nothing_defines_fails_at_its_place() {
     assert_invalid(
         &[("@{followup.data.number} waits.", "@{local.nope} waits.")],
         &[
-            "followups/approvals.yaml:14:9: error: `@{local.nope}`: nothing defines `local.nope`: define it in an integration's or the lookup's `attributes`, or with a `set` before it is read",
+            "followups/approvals.yaml:14:32: error: `@{local.nope}`: nothing defines `local.nope`: define it in an integration's or the lookup's `attributes`, or with a `set` before it is read",
         ],
     );
     // A fallback says it may be missing: no error.
@@ -1455,7 +1455,7 @@ fn a_local_is_read_only_after_the_step_that_defines_it() {
             ),
         ],
         &[
-            "followups/approvals.yaml:14:9: error: `@{local.note}`: `local.note` is defined by `after_each_attempt[0]`, which runs later than a message; give a fallback (`@{local.note ?? \"...\"}`) or define it earlier",
+            "followups/approvals.yaml:14:32: error: `@{local.note}`: `local.note` is defined by `after_each_attempt[0]`, which runs later than a message; give a fallback (`@{local.note ?? \"...\"}`) or define it earlier",
         ],
     );
     // An earlier integration's attribute for a later one, not the other way.
@@ -1465,7 +1465,7 @@ fn a_local_is_read_only_after_the_step_that_defines_it() {
             "    - request: { url: \"https://x.example.com/@{local.later}\" }\n    - file: data.json\n      attributes: { local.later: \"$.x\" }",
         )],
         &[
-            "followups/approvals.yaml:7:23: error: `@{local.later}`: `local.later` is defined by extraction integration `#2`, which runs later than an extraction; give a fallback (`@{local.later ?? \"...\"}`) or define it earlier",
+            "followups/approvals.yaml:7:46: error: `@{local.later}`: `local.later` is defined by extraction integration `#2`, which runs later than an extraction; give a fallback (`@{local.later ?? \"...\"}`) or define it earlier",
         ],
     );
 }
