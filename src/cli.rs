@@ -76,22 +76,24 @@ pub struct Paths {
 }
 
 /// `--dir` and `--tenant` after a subcommand that reads definitions.
-/// (`schema --tenant` is a flag, so `schema` does not take this.)
+/// (`schema --tenant` is a flag, so `schema` does not take this.) The
+/// environment variables are read once, by [`Paths`], so that a flag wins
+/// over them wherever it is given.
 #[derive(Debug, Clone, Default, Args)]
 pub struct Defs {
-    /// The definitions directory [default: followups]
-    #[arg(long, env = "FOLLOWUP_DIR", value_name = "DIR")]
+    /// The definitions directory [env: FOLLOWUP_DIR] [default: followups]
+    #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// The tenant file [default: <DIR>/tenant.yaml]
-    #[arg(long = "tenant", env = "FOLLOWUP_TENANT", value_name = "FILE")]
+    /// The tenant file [env: FOLLOWUP_TENANT] [default: <DIR>/tenant.yaml]
+    #[arg(long = "tenant", value_name = "FILE")]
     pub tenant: Option<PathBuf>,
 }
 
 /// `--db` after a subcommand that reads or writes the state.
 #[derive(Debug, Clone, Default, Args)]
 pub struct DbArg {
-    /// The state database [default: followup.db]
-    #[arg(long, env = "FOLLOWUP_DB", value_name = "FILE")]
+    /// The state database [env: FOLLOWUP_DB] [default: followup.db]
+    #[arg(long, value_name = "FILE")]
     pub db: Option<PathBuf>,
 }
 

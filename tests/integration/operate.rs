@@ -453,3 +453,26 @@ after_each_attempt:
         .assert_status(1);
     t.run(&["preview", "nope"]).assert_status(2);
 }
+
+#[test]
+fn a_flag_wins_over_its_environment_variable_before_or_after_the_command() {
+    let t = Test::new();
+    t.write("followups/tenant.yaml", TENANT);
+    for args in [
+        &["--db", "flag.db", "run-once"][..],
+        &["run-once", "--db", "flag.db"],
+    ] {
+        t.cmd(args)
+            .env("FOLLOWUP_DB", "env.db")
+            .now(T0)
+            .run()
+            .assert_status(0);
+        assert!(t.exists("flag.db") && !t.exists("env.db"), "{args:?}");
+    }
+    t.cmd(&["run-once"])
+        .env("FOLLOWUP_DB", "env.db")
+        .now(T0)
+        .run()
+        .assert_status(0);
+    assert!(t.exists("env.db"));
+}
