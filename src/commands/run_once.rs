@@ -80,7 +80,6 @@ pub fn run(paths: &Paths, args: &RunOnceArgs) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let run = run_pass(paths, &mut catalog, &store, &options)?;
     if !args.dry_run {
-        store.set_last_pass_at(options.now.as_second())?;
         store.checkpoint()?;
         if let Some(path) = &args.metrics_file {
             let now = options.now.as_second();

@@ -1,7 +1,7 @@
 //! What the store knows of users: the channel each last chatted on, as
-//! `followup users seen` recorded it, and when the last pass ran.
+//! `followup users seen` recorded it; and when the last pass ran.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 
 use super::{Seconds, Store};
 
@@ -41,27 +41,16 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The clock of the latest pass that wrote this database.
+    /// The clock of the latest pass that changed this database: its
+    /// latest poll or event (every change a pass makes comes with one), so
+    /// that an idle pass need not write anything to be remembered.
     pub fn last_pass_at(&self) -> anyhow::Result<Option<Seconds>> {
-        let stored: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT CAST(value AS INTEGER) FROM meta WHERE name = 'last_pass_at'",
-                [],
-                |row| row.get(0),
-            )
-            .optional()?;
-        Ok(stored)
-    }
-
-    /// Remembers the clock of this pass, unless a later one is stored.
-    pub fn set_last_pass_at(&self, at: Seconds) -> anyhow::Result<()> {
-        let latest = self.last_pass_at()?.map_or(at, |last| last.max(at));
-        self.conn.execute(
-            "INSERT OR REPLACE INTO meta (name, value) VALUES ('last_pass_at', ?1)",
-            [latest],
-        )?;
-        Ok(())
+        Ok(self.conn.query_row(
+            "SELECT MAX(m) FROM (SELECT MAX(last_poll_at) AS m FROM followups
+                                 UNION ALL SELECT MAX(at) FROM events)",
+            [],
+            |row| row.get(0),
+        )?)
     }
 
     /// The sequence number of the newest event, to read a pass's events
