@@ -1,6 +1,6 @@
-//! `--dry-run`'s stand-in for a channel this version delivers to: prints
-//! what would be sent, as the console's JSON line with `"dry_run": true`,
-//! and sends nothing.
+//! `--dry-run`'s stand-in for every channel: prints what would be sent —
+//! the console's JSON line with `"dry_run": true` and, as `payload`, what
+//! the channel's service would receive — and sends nothing.
 //!
 //! Where dry-run lines go is one setting of the process, like stdout
 //! itself: stdout, or (for `followup preview`) a list the command reads
@@ -8,30 +8,30 @@
 //! their dry-run lines through [`emit`] too, so a preview shows them as well.
 
 use std::sync::Mutex;
+use std::time::Instant;
 
-use super::{Channel, Outcome, Outgoing};
+use serde_json::Value;
 
-pub struct DryRun;
+use super::{Channel, Job, Outcome};
 
-#[derive(serde::Serialize)]
-struct Line<'a> {
-    dry_run: bool,
-    #[serde(flatten)]
-    outgoing: &'a Outgoing<'a>,
-}
+pub struct DryRun(pub Box<dyn Channel>);
 
 impl Channel for DryRun {
-    fn deliver(&mut self, outgoing: &Outgoing) -> Outcome {
-        let line = Line {
-            dry_run: true,
-            outgoing,
-        };
-        emit(serde_json::to_string(&line).expect("a delivery serializes"));
+    fn payload(&self, job: &Job) -> Value {
+        self.0.payload(job)
+    }
+
+    fn deliver(&self, job: &Job, _: Option<Instant>) -> Outcome {
+        let mut line = serde_json::to_value(job).expect("a delivery serializes");
+        line["dry_run"] = Value::Bool(true);
+        line["payload"] = self.0.payload(job);
+        emit(line.to_string());
         Outcome::Delivered
     }
 }
 
-/// The lines kept instead of printed, once [`collect`] was called.
+/// The lines kept instead of printed, once [`collect`] was called. Senders
+/// run on several threads: the lock keeps each line whole.
 static COLLECTED: Mutex<Option<Vec<String>>> = Mutex::new(None);
 
 /// One dry-run line (a JSON object): printed on stdout, or kept for [`take`].

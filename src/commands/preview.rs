@@ -75,6 +75,7 @@ pub fn run(paths: &Paths, args: &PreviewArgs) -> anyhow::Result<ExitCode> {
         dry_run: true,
         only: Some(id.clone()),
         max_duration: std::time::Duration::from_secs(240),
+        concurrency: 8,
     };
     dry_run::collect();
     let run = run_once::run_pass(paths, &mut catalog, &store, &options)?;

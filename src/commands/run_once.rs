@@ -76,6 +76,7 @@ pub fn run(paths: &Paths, args: &RunOnceArgs) -> anyhow::Result<ExitCode> {
         dry_run: args.dry_run,
         only,
         max_duration: args.max_duration,
+        concurrency: usize::from(args.concurrency),
     };
     let started = std::time::Instant::now();
     let run = run_pass(paths, &mut catalog, &store, &options)?;
@@ -87,7 +88,7 @@ pub fn run(paths: &Paths, args: &RunOnceArgs) -> anyhow::Result<ExitCode> {
             crate::metrics::write(path, &catalog, &store, report, now, started.elapsed())?;
         }
     }
-    summarize(&catalog, &run, started.elapsed());
+    summarize(&catalog, &run, started.elapsed(), args.dry_run);
     let ok = run.report.ok() && invalid.is_empty();
     Ok(if ok {
         ExitCode::SUCCESS
@@ -243,7 +244,12 @@ fn event_line(e: &Event) -> String {
 
 /// A line per follow-up that did something (every one with `-v`), the
 /// warnings, and one summary line.
-fn summarize(catalog: &Catalog, run: &Run, took: Duration) {
+fn summarize(catalog: &Catalog, run: &Run, took: Duration, dry_run: bool) {
+    // A dry run sends nothing: it says what it would.
+    let delivered = match dry_run {
+        true => "would send",
+        false => "delivered",
+    };
     let unreached = unreached(&run.events);
     let mut totals = [0usize; 6];
     for f in &run.report.followups {
@@ -270,7 +276,7 @@ fn summarize(catalog: &Catalog, run: &Run, took: Duration) {
         let busy = f.attempts + f.delivered + f.failed + f.pending + f.exhausted > 0;
         if busy {
             line.push_str(&format!(
-                "; {} attempts started, {} delivered, {} failed, {} pending, {} exhausted",
+                "; {} attempts started, {} {delivered}, {} failed, {} pending, {} exhausted",
                 f.attempts, f.delivered, f.failed, f.pending, f.exhausted
             ));
             if nobody > 0 {
@@ -320,11 +326,11 @@ fn summarize(catalog: &Catalog, run: &Run, took: Duration) {
             ),
         );
     }
-    let [polled, attempts, delivered, failed, pending, nobody] = totals;
+    let [polled, attempts, sent, failed, pending, nobody] = totals;
     log::info(
         None,
         &format!(
-            "pass: {} follow-ups, {polled} polled, {attempts} attempts, {delivered} delivered, {failed} failed, {pending} pending, {nobody} reached nobody, in {} ms",
+            "pass: {} follow-ups, {polled} polled, {attempts} attempts, {sent} {delivered}, {failed} failed, {pending} pending, {nobody} reached nobody, in {} ms",
             run.report.followups.len(),
             took.as_millis()
         ),
