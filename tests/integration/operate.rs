@@ -476,3 +476,60 @@ fn a_flag_wins_over_its_environment_variable_before_or_after_the_command() {
         .assert_status(0);
     assert!(t.exists("env.db"));
 }
+
+#[test]
+fn preview_shows_the_payload_a_chat_channel_would_receive() {
+    let t = Test::new();
+    t.write(
+        "followups/tenant.yaml",
+        "tenant: t\nchannels:\n  slack: { type: slack, webhook_url: \"@{env.SLACK_WEBHOOK_URL}\" }\nusers:\n  - { id: bob, name: Bob Roe }\n",
+    );
+    t.write(
+        "followups/approvals.yaml",
+        "id: approvals
+name: Pending approvals
+polling: { every: 30m }
+extraction:
+  integrations:
+    - { file: missing-in-ci.json }
+  loop: \"$.result[*]\"
+  reconciliation_id: \"$.sys_id\"
+recipients: { user: \"$.approver\" }
+message:
+  channel: slack
+  text: \"@{followup.data.number} waits.\"
+schedule: { every: 1d, attempts: 2 }
+",
+    );
+    t.write(
+        "saved.json",
+        r#"{"result": [{"sys_id": "a1", "number": "R-1 <!channel>", "approver": "bob"}]}"#,
+    );
+    let out = t
+        .cmd(&["preview", "approvals", "--response", "saved.json"])
+        .env(
+            "SLACK_WEBHOOK_URL",
+            "https://hooks.slack.invalid/services/x",
+        )
+        .now(T0)
+        .run();
+    out.assert_status(0);
+    assert!(
+        out.stdout
+            .contains("\nrecord a1: open (cycle 1); notify: attempt 1 of 2\n  to room on slack:\n"),
+        "{}",
+        out.stdout
+    );
+    let line: Value = serde_json::from_str(
+        out.stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with('{'))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    // What Slack would receive, with record text escaped for mrkdwn.
+    let text = line["payload"]["text"].as_str().unwrap();
+    assert!(text.ends_with("R-1 &lt;!channel&gt; waits."), "{line}");
+    assert!(!t.exists("followup.db"));
+}
