@@ -25,6 +25,7 @@ mod metrics;
 mod naming;
 mod pass;
 mod path;
+mod private;
 mod recipients;
 mod store;
 mod template;

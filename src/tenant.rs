@@ -400,10 +400,10 @@ fn check_channel(name: &str, ch: &model::Channel, at: At, c: &mut Checker) -> Op
             );
             Vec::new()
         }
-        Some(argv) => argv
-            .iter()
-            .enumerate()
-            .filter_map(|(i, arg)| c.template(at.key("command").index(i), arg, COMMAND_ARGS))
+        Some(argv) => c
+            .argv(at.key("command"), argv, COMMAND_ARGS)
+            .into_iter()
+            .flatten()
             .collect(),
         None => Vec::new(),
     };

@@ -61,6 +61,9 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        // Created owner-only here, so that SQLite's `-wal` and `-shm`,
+        // which copy the database's mode, are owner-only too.
+        crate::private::precreate(path).map_err(|e| unusable(path, e))?;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| unusable(path, e))?;
         let mut store = Store { conn };
         store.configure().map_err(|e| unusable(path, e))?;
@@ -97,7 +100,12 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(uri, flags).map_err(|e| unusable(path, e))?;
-        schema::check_version(&conn, path)?;
+        // Version 0 is a database no pass has migrated yet (an empty file
+        // left by a pass killed in its first milliseconds): no state yet,
+        // not a missing table to report.
+        if schema::check_version(&conn, path)? == 0 {
+            return Ok(None);
+        }
         Ok(Some(Store { conn }))
     }
 

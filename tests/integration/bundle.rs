@@ -218,6 +218,46 @@ fn export_all_then_import_into_an_empty_tenant_gives_identical_files_that_valida
     );
 }
 
+/// Every entry of a zip, by name (for other test modules).
+pub fn unzip(zip: &[u8]) -> Vec<(String, Vec<u8>)> {
+    entries(zip)
+}
+
+/// `zip` with its follow-up `from` renamed `to` throughout: the entry, its
+/// `id:`, and the manifest's id, file and checksum, so that the bundle is
+/// consistent and only the id is hostile.
+pub fn rewrite(zip: &[u8], from: &str, to: &str) -> Vec<u8> {
+    use crate::support::Edit;
+    let mut all = entries(zip);
+    let old_file = format!("followups/{from}.yaml");
+    let new_file = format!("followups/{to}.yaml");
+    let i = all
+        .iter()
+        .position(|(n, _)| *n == old_file)
+        .unwrap_or_else(|| panic!("no {old_file} in the bundle"));
+    let text = String::from_utf8(all[i].1.clone()).unwrap();
+    let text = text.replace_once(&format!("id: {from}\n"), &format!("id: {to}\n"));
+    let sum = sha256_hex(text.as_bytes());
+    all[i] = (new_file.clone(), text.into_bytes());
+    let m = all.iter().position(|(n, _)| n == "manifest.json").unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_slice(&all[m].1).unwrap();
+    let listed = manifest["followups"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|f| f["id"] == from)
+        .unwrap_or_else(|| panic!("the manifest does not list {from}"));
+    listed["id"] = to.into();
+    listed["file"] = new_file.into();
+    listed["sha256"] = sum.into();
+    all[m].1 = serde_json::to_vec_pretty(&manifest).unwrap();
+    let refs: Vec<(&str, &[u8])> = all
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    zip_of(&refs)
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(bytes)

@@ -6,6 +6,7 @@ mod bundle;
 mod list;
 mod pass;
 mod pass_more;
+mod reliability;
 mod schema;
 mod shipped;
 mod show;
