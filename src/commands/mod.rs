@@ -25,7 +25,8 @@ mod validate;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let paths = cli.paths;
-    match cli.command {
+    let db = paths.db();
+    let result = match cli.command {
         Command::Validate(args) => validate::run(&paths.with(&args.tenant), &args),
         Command::List(args) => list::run(&paths.with(&args.tenant), &args),
         Command::Show(args) => show::run(&paths.with(&args.tenant), &args),
@@ -39,7 +40,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Copy(args) => copy::run(&paths.with(&args.tenant), &args),
         Command::Export(args) => export::run(&paths.with(&args.tenant), &args),
         Command::Import(args) => import::run(&paths.with(&args.tenant), &args),
-    }
+    };
+    result.map_err(|e| crate::store::trouble(&db, e))
 }
 
 /// The error for an id or name that matches no follow-up.

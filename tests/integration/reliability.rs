@@ -7,7 +7,7 @@ use std::fs::{self, File};
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::support::faults::Fault;
 use crate::support::pass::{
@@ -762,4 +762,167 @@ fn every_source_fault_fails_or_holds_the_poll_and_resolves_nothing() {
         let status = status.assert_status(0).json();
         assert_eq!(status[0]["open"], 2, "{fault:?}: {status}");
     }
+}
+
+// ---------------------------------------------------------------------------
+// The database under stress
+
+/// A first pass opens and notifies two records; returns the test and its
+/// source.
+fn two_open_records() -> (Test, Source) {
+    let source = Source::new(json!([approval("a1", "alice"), approval("a2", "bob")]));
+    let t = setup(&definition(&source.url(), DAILY_3, ""));
+    let out = pass(&t, T0);
+    assert_eq!(who(&sent(&out.assert_status(0).stdout)).len(), 2);
+    (t, source)
+}
+
+/// `PRAGMA integrity_check` of the test's database.
+fn integrity(t: &Test) -> String {
+    let conn = rusqlite::Connection::open(t.path("followup.db")).unwrap();
+    conn.query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .unwrap()
+}
+
+/// (record, state, attempts) of every record, as `explain` would tell.
+fn records(t: &Test) -> Vec<(String, String, i64)> {
+    let conn = rusqlite::Connection::open(t.path("followup.db")).unwrap();
+    let mut stmt = conn
+        .prepare("SELECT record_id, state, attempts FROM records ORDER BY record_id")
+        .unwrap();
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+#[track_caller]
+fn assert_unusable(out: &Output, hint: &str) {
+    out.assert_status(3);
+    assert!(
+        out.stderr
+            .contains("error: the database followup.db is unusable: ")
+            && out.stderr.contains(hint),
+        "`{}`: {}",
+        out.args.join(" "),
+        out.stderr
+    );
+}
+
+#[test]
+fn a_full_disk_during_a_pass_is_exit_3_and_keeps_what_was_committed() {
+    let (t, source) = two_open_records();
+    let before = records(&t);
+    // Six hundred new records of 2 kB each: more than the file-size limit
+    // lets the database grow. SIGXFSZ is ignored, so a write past the
+    // limit fails with EFBIG, as on a full disk, instead of killing.
+    let many: Vec<Value> = (0..600)
+        .map(|i| {
+            let mut r = approval(&format!("n{i}"), "alice");
+            r["pad"] = json!("x".repeat(2000));
+            r
+        })
+        .chain([approval("a1", "alice"), approval("a2", "bob")])
+        .collect();
+    source.records(json!(many));
+    let out = t
+        .cmd(&["run-once"])
+        .now("2026-01-05T09:30:00Z")
+        .shell_prefix("trap '' XFSZ\nulimit -f 400")
+        .run();
+    assert_unusable(&out, "is the disk full or failing?");
+    assert_eq!(integrity(&t), "ok");
+    assert_eq!(
+        records(&t),
+        before,
+        "the committed records are as they were"
+    );
+
+    // With room again, the next pass does the work, once.
+    let out = pass(&t, "2026-01-05T10:00:00Z");
+    let lines = sent(&out.assert_status(0).stdout);
+    assert_eq!(
+        lines.len(),
+        600,
+        "each new record's first attempt, and no repeat of a1 or a2"
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["record"].as_str().unwrap().starts_with('n'))
+    );
+    assert_eq!(integrity(&t), "ok");
+}
+
+#[test]
+fn a_database_another_program_holds_locked_is_exit_3_and_untouched() {
+    let (t, _source) = two_open_records();
+    let before = records(&t);
+    let holder = rusqlite::Connection::open(t.path("followup.db")).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    // The pass waits for the lock (SQLite's busy timeout, 10 s), then says why.
+    let out = pass(&t, "2026-01-06T09:00:00Z");
+    assert_unusable(&out, "another program holds it locked");
+    assert_eq!(out.stdout, "", "nothing sent");
+    holder.execute_batch("ROLLBACK").unwrap();
+    drop(holder);
+    assert_eq!(records(&t), before);
+    let out = pass(&t, "2026-01-06T09:00:00Z");
+    assert_eq!(
+        who(&sent(&out.assert_status(0).stdout)),
+        [
+            ("a1".into(), 2, "alice".into()),
+            ("a2".into(), 2, "bob".into())
+        ]
+    );
+}
+
+#[test]
+fn a_damaged_database_is_exit_3_for_every_command_and_is_not_written() {
+    let (t, _source) = two_open_records();
+    let mut bytes = t.read_bytes("followup.db");
+    assert!(bytes.len() > 3 * 4096, "several pages");
+    // Garbage over every page but the first: the header still says
+    // SQLite, no table parses.
+    for b in &mut bytes[4096..] {
+        *b = 0xde;
+    }
+    t.write_bytes("followup.db", &bytes);
+    for args in [
+        &["run-once"][..],
+        &["status"],
+        &["history"],
+        &["explain", "approvals", "a1"],
+        &["reset", "approvals"],
+    ] {
+        let out = t.cmd(args).now("2026-01-06T09:00:00Z").run();
+        assert_unusable(&out, "it is damaged: restore it from a backup");
+        assert_eq!(out.stdout, "", "`{}` sent nothing", args.join(" "));
+        assert_eq!(
+            t.read_bytes("followup.db"),
+            bytes,
+            "`{}` wrote nothing",
+            args.join(" ")
+        );
+    }
+}
+
+#[test]
+fn a_read_only_database_is_exit_3_and_untouched() {
+    let (t, _source) = two_open_records();
+    let db = t.path("followup.db");
+    fs::set_permissions(&db, fs::Permissions::from_mode(0o400)).unwrap();
+    if fs::OpenOptions::new().write(true).open(&db).is_ok() {
+        eprintln!("skipped: this user (root?) writes a 0400 file anyway");
+        return;
+    }
+    let before = t.read_bytes("followup.db");
+    let out = pass(&t, "2026-01-06T09:00:00Z");
+    assert_unusable(&out, "it cannot be written");
+    assert_eq!(t.read_bytes("followup.db"), before);
+    // Reading still works.
+    t.cmd(&["status"])
+        .now("2026-01-06T09:00:00Z")
+        .run()
+        .assert_status(0);
 }
