@@ -26,6 +26,8 @@ mod naming;
 mod pass;
 mod path;
 mod private;
+#[cfg(test)]
+mod properties;
 mod recipients;
 mod store;
 mod template;
