@@ -259,43 +259,29 @@ fn tenant_is_a_reserved_id_in_validate_create_copy_and_import() {
     fs::remove_file(t.path("followups/tenant.yml")).unwrap();
 
     let before = t.snapshot("followups");
+    let draft = [
+        "--channel",
+        "console",
+        "--file",
+        "x.json",
+        "--loop",
+        "$.r[*]",
+        "--reconciliation-id",
+        "$.id",
+        "--user",
+        "$.u",
+        "--text",
+        "hi",
+    ];
+    let create_tenant = [&["create", "--name", "Tenant"][..], &draft].concat();
+    let create_id = [
+        &["create", "--name", "Anything", "--id", "tenant"][..],
+        &draft,
+    ]
+    .concat();
     for args in [
-        &[
-            "create",
-            "--name",
-            "Tenant",
-            "--channel",
-            "console",
-            "--file",
-            "x.json",
-            "--loop",
-            "$.r[*]",
-            "--reconciliation-id",
-            "$.id",
-            "--user",
-            "$.u",
-            "--text",
-            "hi",
-        ][..],
-        &[
-            "create",
-            "--name",
-            "Anything",
-            "--id",
-            "tenant",
-            "--channel",
-            "console",
-            "--file",
-            "x.json",
-            "--loop",
-            "$.r[*]",
-            "--reconciliation-id",
-            "$.id",
-            "--user",
-            "$.u",
-            "--text",
-            "hi",
-        ],
+        &create_tenant[..],
+        &create_id,
         &["copy", "approvals", "--name", "Tenant"],
         &["copy", "approvals", "--name", "Other", "--id", "tenant"],
     ] {
