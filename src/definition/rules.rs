@@ -210,6 +210,8 @@ impl Rules<'_, '_, '_> {
                     raw.id
                 ),
             );
+        } else if raw.id == RESERVED_ID {
+            self.c.error(at, "id", reserved_id_message());
         }
         let stem = self
             .c
@@ -426,10 +428,10 @@ impl Rules<'_, '_, '_> {
             );
             return None;
         }
-        let argv: Option<Vec<Template>> = argv
-            .iter()
-            .enumerate()
-            .map(|(i, a)| self.c.template(at.key("command").index(i), a, allowed))
+        let argv: Option<Vec<Template>> = self
+            .c
+            .argv(at.key("command"), argv, allowed)
+            .into_iter()
             .collect();
         let timeout = match timeout {
             Some(t) => self.c.duration(at.key("timeout"), t)?,
@@ -1256,6 +1258,18 @@ pub fn attribute_name(key: &str) -> Option<(AttributeScope, &str)> {
         _ => return None,
     };
     is_name(name).then_some((scope, name))
+}
+
+/// The one id no follow-up may have: `<dir>/tenant.yaml` is the tenant,
+/// so a follow-up `tenant` would be written over it (by `import`,
+/// `create`, `copy`) or be taken for it.
+pub const RESERVED_ID: &str = "tenant";
+
+/// Why [`RESERVED_ID`] is refused, the same words wherever it is.
+pub fn reserved_id_message() -> String {
+    format!(
+        "the id `{RESERVED_ID}` is reserved: `{RESERVED_ID}.yaml` is the tenant file; choose another id"
+    )
 }
 
 /// `[a-z0-9][a-z0-9-]*`

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use anyhow::bail;
 
 use crate::definition::model::{FirstPoll, Status};
-use crate::definition::rules::is_id;
+use crate::definition::rules::{RESERVED_ID, is_id, reserved_id_message};
 use crate::definition::yaml::{double_quoted as quoted, scalar};
 use crate::exit;
 use crate::naming::slug;
@@ -195,6 +195,12 @@ impl Answers {
                 s => s,
             },
         };
+        if id == RESERVED_ID {
+            return Err(exit::usage(format!(
+                "{} (give --id)",
+                reserved_id_message()
+            )));
+        }
         if self.attempts == Some(0) {
             bail!("--attempts must be at least 1");
         }

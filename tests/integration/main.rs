@@ -9,6 +9,7 @@ mod operate;
 mod operating_files;
 mod pass;
 mod pass_more;
+mod reliability;
 mod schema;
 mod shipped;
 mod show;

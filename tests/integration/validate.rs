@@ -5,7 +5,7 @@
 //! Most tests edit one line or two of [`BASE`], a valid definition; its line
 //! numbers are the ones the expected diagnostics name.
 
-use crate::support::{Output, Test};
+use crate::support::{Edit, Output, Test};
 
 /// A small tenant: two channels, two users, one group, one attribute.
 pub const TENANT: &str = r#"tenant: test
@@ -390,7 +390,7 @@ fn groups_may_not_contain_themselves() {
     let t = with_definition(BASE);
     t.write(
         "followups/tenant.yaml",
-        &TENANT.replace(
+        &TENANT.replace_once(
             "  - { id: cab, name: Change Advisory Board, members: [alice, bob] }\n",
             "  - { id: cab, members: [alice, leads] }\n  - { id: leads, members: [bob, cab] }\n",
         ),
@@ -411,7 +411,7 @@ fn group_members_are_users_or_groups() {
     let t = with_definition(BASE);
     t.write(
         "followups/tenant.yaml",
-        &TENANT.replace("members: [alice, bob]", "members: [alice, bobb]"),
+        &TENANT.replace_once("members: [alice, bob]", "members: [alice, bobb]"),
     );
     let out = t.run(&["validate"]);
     out.assert_status(1);
@@ -637,8 +637,8 @@ fn a_global_set_by_an_action_may_be_read_by_another_follow_up() {
     t.write(
         "followups/setter.yaml",
         &(BASE
-            .replace("id: approvals", "id: setter")
-            .replace("name: Approvals", "name: Setter")
+            .replace_once("id: approvals", "id: setter")
+            .replace_once("name: Approvals", "name: Setter")
             + "after_each_attempt:\n  - set: { global.last_approval: \"@{followup.data.number}\" }\n"),
     );
     t.run(&["validate"])
@@ -706,8 +706,8 @@ fn names_are_unique_whatever_their_case() {
     t.write(
         "followups/reminders.yaml",
         &BASE
-            .replace("id: approvals", "id: reminders")
-            .replace("name: Approvals", "name: APPROVALS"),
+            .replace_once("id: approvals", "id: reminders")
+            .replace_once("name: Approvals", "name: APPROVALS"),
     );
     let out = t.run(&["validate"]);
     out.assert_status(1);
@@ -801,7 +801,7 @@ fn a_url_that_starts_with_an_attribute_is_checked_through_it() {
     )]));
     t.write(
         "followups/tenant.yaml",
-        &TENANT.replace(
+        &TENANT.replace_once(
             "servicenow_url: https://sn.example.com",
             "servicenow_url: sn.example.com",
         ),
@@ -967,9 +967,9 @@ const WINDOW: &str = "attempts: 3\n  window: { days: DAYS, hours: \"HOURS\", tim
 
 fn window(days: &str, hours: &str, tz: &str) -> String {
     WINDOW
-        .replace("DAYS", days)
-        .replace("HOURS", hours)
-        .replace("TZ", tz)
+        .replace_once("DAYS", days)
+        .replace_once("HOURS", hours)
+        .replace_once("TZ", tz)
 }
 
 #[test]
@@ -1087,15 +1087,15 @@ fn three_files() -> Test {
     t.write(
         "followups/closing.yaml",
         &BASE
-            .replace("id: approvals", "id: closing")
-            .replace("name: Approvals", "name: Closing")
-            .replace("channel: console", "channel: pager"),
+            .replace_once("id: approvals", "id: closing")
+            .replace_once("name: Approvals", "name: Closing")
+            .replace_once("channel: console", "channel: pager"),
     );
     t.write(
         "followups/good.yaml",
         &BASE
-            .replace("id: approvals", "id: good")
-            .replace("name: Approvals", "name: Good"),
+            .replace_once("id: approvals", "id: good")
+            .replace_once("name: Approvals", "name: Good"),
     );
     t
 }
@@ -1250,7 +1250,7 @@ fn validate_a_file_outside_the_directory_against_its_tenant() {
     let t = with_definition(BASE);
     t.write(
         "drafts/approvals-copy.yaml",
-        &BASE.replace("id: approvals", "id: approvals-copy"),
+        &BASE.replace_once("id: approvals", "id: approvals-copy"),
     );
     // Its name is taken by followups/approvals.yaml: names are unique
     // across the directory, drafts included.
@@ -1268,7 +1268,7 @@ fn an_invalid_tenant_fails_validation() {
     let t = with_definition(BASE);
     t.write(
         "followups/tenant.yaml",
-        &TENANT.replace(
+        &TENANT.replace_once(
             "console: { type: console }",
             "console: { type: console, path: out.jsonl }",
         ),
@@ -1406,7 +1406,7 @@ fn a_literal_secret_in_the_tenant_is_a_warning() {
     let t = with_definition(BASE);
     t.write(
         "followups/tenant.yaml",
-        &TENANT.replace(
+        &TENANT.replace_once(
             "console: { type: console }",
             "console: { type: console }\n  slack: { type: slack, webhook_url: \"https://hooks.slack.com/services/T0/B0/x\" }",
         ),
