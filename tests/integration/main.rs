@@ -11,3 +11,4 @@ mod shipped;
 mod show;
 mod support;
 mod validate;
+mod wizard;

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 pub mod pass;
+pub mod pty;
 pub mod server;
 pub mod tls;
 
