@@ -133,12 +133,7 @@ impl Wizard<'_, '_> {
         self.prompt.section("Data extraction");
         if self.a.poll_every.is_none() {
             let default = self.defaults.poll_every.clone();
-            self.a.poll_every =
-                Some(self.prompt.ask("Polling every", default.as_deref(), |s| {
-                    rules::frequency(s, "polling")
-                        .map(|_| s.to_owned())
-                        .map_err(|(_, e)| e)
-                })?);
+            self.a.poll_every = Some(self.prompt.frequency("Polling every", default, "polling")?);
         }
         if self.a.first_poll.is_none() {
             let default = first_poll_str(self.defaults.first_poll.unwrap_or_default());
@@ -296,14 +291,10 @@ impl Wizard<'_, '_> {
         self.prompt.section("Notification schedule");
         if self.a.notify_every.is_none() {
             let default = self.defaults.notify_every.clone();
-            self.a.notify_every = Some(self.prompt.ask(
+            self.a.notify_every = Some(self.prompt.frequency(
                 "Notification every",
-                default.as_deref(),
-                |s| {
-                    rules::frequency(s, "notification")
-                        .map(|_| s.to_owned())
-                        .map_err(|(_, e)| e)
-                },
+                default,
+                "notification",
             )?);
         }
         if self.a.attempts.is_none() {
@@ -546,19 +537,23 @@ fn dry_run(d: &Draft, f: &Followup, json: &Value, tenant: &Tenant) -> Vec<String
             .first(r)
             .and_then(|v| text_of(v).map(|t| t.into_owned()))
     };
-    let mut lines = vec![format!(
-        "{} record{} in the page read",
-        records.len(),
-        plural(records.len())
-    )];
-    if let Some(missing) = records.iter().position(|r| id_of(r).is_none()) {
-        lines.push(format!(
+    let ids: Option<Vec<String>> = records.iter().map(|r| id_of(r)).collect();
+    let Some(ids) = ids else {
+        let missing = records.iter().position(|r| id_of(r).is_none()).unwrap_or(0);
+        return vec![format!(
             "the poll would fail: record {} has no {} (a string or an integer)",
             missing + 1,
             d.reconciliation_id
-        ));
-        return lines;
-    }
+        )];
+    };
+    let shown: Vec<&str> = ids.iter().take(5).map(String::as_str).collect();
+    let mut lines = vec![format!(
+        "{} record{} in the page read: {}{}",
+        records.len(),
+        plural(records.len()),
+        shown.join(", "),
+        if ids.len() > shown.len() { ", …" } else { "" }
+    )];
     if d.first_poll == FirstPoll::RecordOnly {
         lines.push(
             "first poll record_only: these are only remembered; records that appear later are told"
@@ -569,7 +564,7 @@ fn dry_run(d: &Draft, f: &Followup, json: &Value, tenant: &Tenant) -> Vec<String
     let people = people(d, first, tenant);
     lines.push(format!(
         "the first, {}, would tell {} on {}",
-        id_of(first).unwrap_or_default(),
+        ids[0],
         if people.is_empty() {
             "nobody (no user or group value)".to_owned()
         } else {
@@ -654,6 +649,20 @@ impl Prompt<'_> {
             bail!("input ended before `{label}` was answered; nothing written");
         }
         Ok(line.trim().to_owned())
+    }
+
+    /// A polling or notification frequency (`what`), as `validate` takes it.
+    fn frequency(
+        &mut self,
+        label: &str,
+        default: Option<String>,
+        what: &str,
+    ) -> anyhow::Result<String> {
+        self.ask(label, default.as_deref(), |s| {
+            rules::frequency(s, what)
+                .map(|_| s.to_owned())
+                .map_err(|(_, e)| e)
+        })
     }
 
     /// A yes-or-no question whose default is yes: `LABEL [Y/n] `.

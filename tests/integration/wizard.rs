@@ -85,7 +85,7 @@ fn the_wizard_on_a_terminal_suggests_from_the_data_refuses_a_wrong_answer_and_wr
     term.expect("On resolved [none]: ").line("");
     term.expect("\nSummary\n  Pending approvals (`pending-approvals`), active\n")
         .expect("  every 1d, 5 attempts, window mon-fri 08:00-18:00 Europe/Lisbon\n");
-    term.expect("\nDry run\n  2 records in the page read\n")
+    term.expect("\nDry run\n  2 records in the page read: a1, a2\n")
         .expect("  the first, a1, would tell Alice Doe (alice) on console\n");
     term.expect("Write followups/pending-approvals.yaml? [Y/n] ")
         .line("");

@@ -97,7 +97,7 @@ fn every_step_in_order_with_defaults_and_suggestions() {
         "\nNotification schedule\nNotification every [1d]: Attempts [3]: Window [none]: ",
         "\nPost-follow-up actions\nAfter each attempt [none]: After all attempts [none]: On resolved [none]: ",
         "\nSummary\n  Approvals (`approvals`), active\n",
-        "\nDry run\n  2 records in the page read\n  the first, a1, would tell Alice Doe (alice) on console\n",
+        "\nDry run\n  2 records in the page read: a1, a2\n  the first, a1, would tell Alice Doe (alice) on console\n",
         "Write followups/approvals.yaml? [Y/n] ",
     ];
     let mut rest = output.as_str();
