@@ -136,6 +136,9 @@ pub struct RunOnceArgs {
     /// Write Prometheus textfile metrics of the pass to this file
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
+    /// How many deliveries are sent at once (1 to 32)
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=32))]
+    pub concurrency: u16,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

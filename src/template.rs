@@ -156,8 +156,6 @@ pub enum Encoding {
     Url,
     /// Slack mrkdwn: `&`, `<`, `>` escaped, so record text cannot ping `<!channel>`.
     SlackMrkdwn,
-    /// HTML text and attributes.
-    Html,
 }
 
 /// Everything but RFC 3986's unreserved characters.
@@ -318,18 +316,6 @@ fn encode_into(out: &mut String, text: &str, encoding: Encoding) {
                     '&' => out.push_str("&amp;"),
                     '<' => out.push_str("&lt;"),
                     '>' => out.push_str("&gt;"),
-                    c => out.push(c),
-                }
-            }
-        }
-        Encoding::Html => {
-            for c in text.chars() {
-                match c {
-                    '&' => out.push_str("&amp;"),
-                    '<' => out.push_str("&lt;"),
-                    '>' => out.push_str("&gt;"),
-                    '"' => out.push_str("&quot;"),
-                    '\'' => out.push_str("&#39;"),
                     c => out.push(c),
                 }
             }
@@ -552,10 +538,6 @@ mod tests {
         assert_eq!(
             render("*@{local.t}*", &scopes, Encoding::SlackMrkdwn).unwrap(),
             "*&lt;!channel&gt; &amp; co*"
-        );
-        assert_eq!(
-            render("<b>@{local.t}</b>", &scopes, Encoding::Html).unwrap(),
-            "<b>&lt;!channel&gt; &amp; co</b>"
         );
     }
 

@@ -2,11 +2,10 @@
 //! attributes (`tenant.yaml`), checked once and then read by everyone.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
-use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::channel::{self, Kind};
 use crate::definition::check::{Allowed, At, Checker, FOLLOWUP_ALL};
 use crate::definition::model::{self, ChannelKind, TenantFile};
 use crate::definition::yaml::Node;
@@ -17,7 +16,7 @@ use crate::units;
 pub struct Tenant {
     /// `global.*` as written in tenant.yaml.
     pub attributes: Map<String, Value>,
-    pub channels: BTreeMap<String, Channel>,
+    pub channels: BTreeMap<String, channel::Settings>,
     pub users: Vec<model::User>,
     /// Group id → its members (user and group ids) as written.
     pub groups: BTreeMap<String, Vec<String>>,
@@ -30,56 +29,14 @@ pub struct Tenant {
     pub loaded: bool,
 }
 
-#[derive(Debug, Clone)]
-#[allow(
-    dead_code,
-    reason = "the settings of the chat, e-mail, webhook and command channels are checked now; \
-              those channels deliver from the version that implements them"
-)]
-pub struct Channel {
-    pub kind: ChannelKind,
-    pub webhook_url: Option<Template>,
-    pub bot_token: Option<Template>,
-    pub smtp_url: Option<Template>,
-    pub from: Option<Template>,
-    pub url: Option<Template>,
-    pub headers: Vec<(String, Template)>,
-    pub signing_secret: Option<Template>,
-    /// `file`: resolved against tenant.yaml's directory.
-    pub path: Option<PathBuf>,
-    pub command: Vec<Template>,
-    pub timeout: Duration,
-    /// The least time between two deliveries.
-    pub rate: Option<Duration>,
-    pub ca_file: Option<PathBuf>,
-}
-
-impl Channel {
-    /// Room channels get one delivery per record and attempt naming all its
-    /// recipients; person channels one delivery per recipient.
-    pub fn is_room(&self) -> bool {
-        match self.kind {
-            ChannelKind::Slack => self.bot_token.is_none(),
-            ChannelKind::Teams | ChannelKind::GoogleChat => true,
-            _ => false,
-        }
-    }
-
-    /// The recipient field that holds this channel's address, if it needs one.
-    pub fn address_field(&self) -> Option<&'static str> {
-        match self.kind {
-            ChannelKind::Slack if self.bot_token.is_some() => Some("slack"),
-            ChannelKind::Email => Some("email"),
-            _ => None,
-        }
-    }
-}
-
 /// The keys each channel kind takes (besides `type`).
 fn channel_keys(kind: ChannelKind) -> (&'static [&'static str], &'static [&'static str]) {
     // (required, optional); for slack one of webhook_url / bot_token is checked apart.
     match kind {
-        ChannelKind::Slack => (&[], &["webhook_url", "bot_token", "rate", "ca_file"]),
+        ChannelKind::Slack => (
+            &[],
+            &["webhook_url", "bot_token", "api_url", "rate", "ca_file"],
+        ),
         ChannelKind::Teams | ChannelKind::GoogleChat => (&["webhook_url"], &["rate", "ca_file"]),
         ChannelKind::Email => (&["smtp_url", "from"], &["rate", "ca_file"]),
         ChannelKind::Webhook => (
@@ -316,11 +273,17 @@ fn components(groups: &BTreeMap<String, Vec<String>>) -> HashMap<&str, usize> {
     names.into_iter().zip(component).collect()
 }
 
-fn check_channel(name: &str, ch: &model::Channel, at: At, c: &mut Checker) -> Option<Channel> {
+fn check_channel(
+    name: &str,
+    ch: &model::Channel,
+    at: At,
+    c: &mut Checker,
+) -> Option<channel::Settings> {
     let (required, optional) = channel_keys(ch.kind);
     let present: Vec<&str> = [
         ("webhook_url", ch.webhook_url.is_some()),
         ("bot_token", ch.bot_token.is_some()),
+        ("api_url", ch.api_url.is_some()),
         ("smtp_url", ch.smtp_url.is_some()),
         ("from", ch.from.is_some()),
         ("url", ch.url.is_some()),
@@ -362,6 +325,13 @@ fn check_channel(name: &str, ch: &model::Channel, at: At, c: &mut Checker) -> Op
             _ => c.error(at, "channel-key", message),
         }
     }
+    if ch.api_url.is_some() && ch.bot_token.is_none() {
+        c.key_error(
+            at.key("api_url"),
+            "channel-key",
+            "`api_url` applies only to a `slack` channel with `bot_token`",
+        );
+    }
 
     let setting = |key: &str, value: &Option<String>, c: &mut Checker| -> Option<Template> {
         let value = value.as_ref()?;
@@ -377,6 +347,7 @@ fn check_channel(name: &str, ch: &model::Channel, at: At, c: &mut Checker) -> Op
     };
     let webhook_url = setting("webhook_url", &ch.webhook_url, c);
     let bot_token = setting("bot_token", &ch.bot_token, c);
+    let api_url = setting("api_url", &ch.api_url, c);
     let smtp_url = setting("smtp_url", &ch.smtp_url, c);
     let from = setting("from", &ch.from, c);
     let url = setting("url", &ch.url, c);
@@ -391,7 +362,7 @@ fn check_channel(name: &str, ch: &model::Channel, at: At, c: &mut Checker) -> Op
             ))
         })
         .collect();
-    let command: Vec<Template> = match &ch.command {
+    let argv: Vec<Template> = match &ch.command {
         Some(argv) if argv.is_empty() => {
             c.error(
                 at.key("command"),
@@ -407,29 +378,62 @@ fn check_channel(name: &str, ch: &model::Channel, at: At, c: &mut Checker) -> Op
             .collect(),
         None => Vec::new(),
     };
+    let default_timeout = match ch.kind {
+        ChannelKind::Command => channel::COMMAND_TIMEOUT,
+        _ => channel::TOTAL_TIMEOUT,
+    };
     let timeout = match &ch.timeout {
-        Some(t) => c
-            .duration(at.key("timeout"), t)
-            .unwrap_or(Duration::from_secs(60)),
-        None => Duration::from_secs(60),
+        Some(t) => c.duration(at.key("timeout"), t).unwrap_or(default_timeout),
+        None => default_timeout,
     };
     let rate = ch.rate.as_ref().and_then(|r| {
         units::parse_rate(r)
             .map_err(|e| c.error(at.key("rate"), "rate", e))
             .ok()
     });
-    (c.diagnostics[errors_before..].iter().all(|d| !d.is_error())).then(|| Channel {
-        kind: ch.kind,
-        webhook_url,
-        bot_token,
-        smtp_url,
-        from,
-        url,
-        headers,
-        signing_secret,
-        path: ch.path.as_deref().map(|p| c.resolve(p)),
-        command,
-        timeout,
+    if c.diagnostics[errors_before..].iter().any(|d| d.is_error()) {
+        return None;
+    }
+    // The checks above make each kind's required keys present.
+    let kind = match ch.kind {
+        ChannelKind::Slack => match (webhook_url, bot_token) {
+            (Some(webhook_url), None) => Kind::SlackWebhook { webhook_url },
+            (None, Some(bot_token)) => Kind::SlackBot {
+                bot_token,
+                api_url: api_url.unwrap_or_else(|| {
+                    Template::parse(channel::SLACK_API_URL).expect("a literal URL")
+                }),
+            },
+            _ => return None,
+        },
+        ChannelKind::Teams => Kind::Teams {
+            webhook_url: webhook_url?,
+        },
+        ChannelKind::GoogleChat => Kind::GoogleChat {
+            webhook_url: webhook_url?,
+        },
+        ChannelKind::Email => Kind::Email {
+            smtp_url: smtp_url?,
+            from: from?,
+        },
+        ChannelKind::Webhook => Kind::Webhook {
+            url: url?,
+            headers,
+            signing_secret,
+            timeout,
+        },
+        ChannelKind::Console => Kind::Console,
+        ChannelKind::File => Kind::File {
+            path: c.resolve(ch.path.as_deref()?),
+        },
+        ChannelKind::Command => Kind::Command {
+            argv,
+            timeout,
+            dir: c.resolve(""),
+        },
+    };
+    Some(channel::Settings {
+        kind,
         rate,
         ca_file: ch.ca_file.as_deref().map(|p| c.resolve(p)),
     })

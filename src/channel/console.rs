@@ -1,14 +1,21 @@
 //! The `console` channel: one JSON line per delivery on stdout.
 
 use std::io::Write;
+use std::time::Instant;
 
-use super::{Channel, Outcome, Outgoing};
+use serde_json::Value;
+
+use super::{Channel, Job, Outcome};
 
 pub struct Console;
 
 impl Channel for Console {
-    fn deliver(&mut self, outgoing: &Outgoing) -> Outcome {
-        let mut line = serde_json::to_string(outgoing).expect("a delivery serializes");
+    fn payload(&self, job: &Job) -> Value {
+        serde_json::to_value(job).expect("a delivery serializes")
+    }
+
+    fn deliver(&self, job: &Job, _: Option<Instant>) -> Outcome {
+        let mut line = job.line();
         line.push('\n');
         let mut stdout = std::io::stdout().lock();
         match stdout
@@ -16,9 +23,7 @@ impl Channel for Console {
             .and_then(|()| stdout.flush())
         {
             Ok(()) => Outcome::Delivered,
-            Err(e) => Outcome::Transient {
-                detail: format!("cannot write to stdout: {e}"),
-            },
+            Err(e) => Outcome::transient(format!("cannot write to stdout: {e}")),
         }
     }
 }

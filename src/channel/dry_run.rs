@@ -1,27 +1,25 @@
-//! `--dry-run`'s stand-in for a channel this version delivers to: prints
-//! what would be sent, as the console's JSON line with `"dry_run": true`,
-//! and sends nothing.
+//! `--dry-run`'s stand-in for every channel: prints what would be sent —
+//! the console's JSON line with `"dry_run": true` and, as `payload`, what
+//! the channel's service would receive — and sends nothing.
 
 use std::io::Write;
+use std::time::Instant;
 
-use super::{Channel, Outcome, Outgoing};
+use serde_json::Value;
 
-pub struct DryRun;
+use super::{Channel, Job, Outcome};
 
-#[derive(serde::Serialize)]
-struct Line<'a> {
-    dry_run: bool,
-    #[serde(flatten)]
-    outgoing: &'a Outgoing<'a>,
-}
+pub struct DryRun(pub Box<dyn Channel>);
 
 impl Channel for DryRun {
-    fn deliver(&mut self, outgoing: &Outgoing) -> Outcome {
-        let line = Line {
-            dry_run: true,
-            outgoing,
-        };
-        let line = serde_json::to_string(&line).expect("a delivery serializes");
+    fn payload(&self, job: &Job) -> Value {
+        self.0.payload(job)
+    }
+
+    fn deliver(&self, job: &Job, _: Option<Instant>) -> Outcome {
+        let mut line = serde_json::to_value(job).expect("a delivery serializes");
+        line["dry_run"] = Value::Bool(true);
+        line["payload"] = self.0.payload(job);
         let _ = writeln!(std::io::stdout().lock(), "{line}");
         Outcome::Delivered
     }

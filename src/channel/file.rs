@@ -5,36 +5,52 @@
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Instant;
 
-use super::{Channel, Outcome, Outgoing};
+use serde_json::Value;
+
+use super::{Channel, Job, Outcome};
 
 pub struct File {
     path: PathBuf,
     /// Opened at the first delivery and kept for the pass.
-    file: Option<std::fs::File>,
+    file: Mutex<Option<std::fs::File>>,
 }
 
 impl File {
     pub fn new(path: PathBuf) -> File {
-        File { path, file: None }
+        File {
+            path,
+            file: Mutex::new(None),
+        }
+    }
+
+    fn failed(&self, e: std::io::Error) -> Outcome {
+        Outcome::transient(format!("cannot write to {}: {e}", self.path.display()))
     }
 }
 
 impl Channel for File {
-    fn deliver(&mut self, outgoing: &Outgoing) -> Outcome {
-        let mut line = serde_json::to_string(outgoing).expect("a delivery serializes");
+    fn payload(&self, job: &Job) -> Value {
+        serde_json::to_value(job).expect("a delivery serializes")
+    }
+
+    fn deliver(&self, job: &Job, _: Option<Instant>) -> Outcome {
+        let mut line = job.line();
         line.push('\n');
-        if self.file.is_none() {
+        let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.is_none() {
             match OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&self.path)
             {
-                Ok(file) => self.file = Some(file),
+                Ok(file) => *guard = Some(file),
                 Err(e) => return self.failed(e),
             }
         }
-        let file = self.file.as_mut().expect("opened above");
+        let file = guard.as_mut().expect("opened above");
         // A write cut short (a full disk) must not leave half a line for
         // the retry to append after: the file goes back to its length.
         let length = file.metadata().map(|m| m.len());
@@ -45,14 +61,6 @@ impl Channel for File {
         match result {
             Ok(()) => Outcome::Delivered,
             Err(e) => self.failed(e),
-        }
-    }
-}
-
-impl File {
-    fn failed(&self, e: std::io::Error) -> Outcome {
-        Outcome::Transient {
-            detail: format!("cannot write to {}: {e}", self.path.display()),
         }
     }
 }

@@ -1,96 +1,159 @@
-//! Channels: where deliveries go. One file per kind, behind one trait; the
-//! pass never knows which kind it talks to.
+//! Channels: where deliveries go. One file per kind behind one trait, the
+//! registry of a pass's opened channels (rates, strikes, the shared HTTP
+//! agents) and the bounded pool of senders; the pass never knows which
+//! kind it talks to, and no channel touches the store.
+
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::definition::model::ChannelKind;
 use crate::message::Composed;
-use crate::template::Encoding;
-use crate::tenant;
 
+mod command;
 mod console;
 mod dry_run;
+mod email;
 mod file;
+mod google_chat;
+mod http;
+mod limit;
+mod pool;
+mod registry;
+mod settings;
+mod slack;
+mod teams;
+mod webhook;
 
-/// One delivery, ready to go.
-#[derive(Debug, Serialize)]
-pub struct Outgoing<'a> {
+pub use pool::{Settled, send_all};
+pub use registry::Channels;
+pub use settings::{COMMAND_TIMEOUT, Kind, SLACK_API_URL, Settings, TOTAL_TIMEOUT};
+
+/// One delivery, owned, ready to go: what a sender needs and nothing of
+/// the store. Serialized, it is the JSON line of the console and file
+/// channels and the stdin of the command channel (DESIGN.md).
+#[derive(Debug, Clone, Serialize)]
+pub struct Job {
     pub at: String,
-    pub channel: &'a str,
-    pub delivery: &'a str,
-    pub followup: &'a str,
-    pub record: &'a str,
+    pub channel: String,
+    pub delivery: String,
+    pub followup: String,
+    pub record: String,
     pub cycle: i64,
     pub attempt: i64,
     pub attempts: i64,
-    pub recipient: &'a Value,
+    pub recipient: Value,
     #[serde(flatten)]
-    pub message: &'a Composed,
+    pub message: Composed,
+    /// The recipient's id, or `room` / `room-rung<N>`.
+    #[serde(skip)]
+    pub target: String,
+    /// The follow-up's name, for templates and e-mail subjects.
+    #[serde(skip)]
+    pub followup_name: String,
+    /// The record's data (the webhook envelope carries it; the command
+    /// channel's argv may read it).
+    #[serde(skip)]
+    pub data: Value,
+}
+
+impl Job {
+    /// The console and file channels' line, without its newline.
+    pub fn line(&self) -> String {
+        serde_json::to_string(self).expect("a delivery serializes")
+    }
+
+    /// `followup.*` for the templates a channel renders at sending time.
+    pub fn followup_scope(&self) -> Value {
+        serde_json::json!({
+            "id": self.followup,
+            "name": self.followup_name,
+            "record_id": self.record,
+            "cycle": self.cycle,
+            "attempt": self.attempt,
+            "attempts": self.attempts,
+            "data": self.data,
+        })
+    }
+
+    /// The people a delivery names: the recipient, or a room's people.
+    pub fn people(&self) -> Vec<&Value> {
+        match self.recipient.get("recipients").and_then(Value::as_array) {
+            Some(people) => people.iter().collect(),
+            None => vec![&self.recipient],
+        }
+    }
 }
 
 /// What became of one try of a delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     Delivered,
-    /// Worth trying again later (a 429, a 5xx, a timeout, a full disk).
+    /// Worth trying again (a 429, a 5xx, a timeout, a broken connection,
+    /// a full disk); `retry_after` is the service's own word on when.
     Transient {
         detail: String,
+        retry_after: Option<Duration>,
     },
-    /// Trying again will not help (a 4xx, an unknown user).
+    /// Trying again will not help (another 4xx, an unknown user, a bad
+    /// setting).
     Permanent {
         detail: String,
     },
 }
 
-pub trait Channel {
-    fn deliver(&mut self, outgoing: &Outgoing) -> Outcome;
-}
-
-/// How inserted values are escaped in this channel's text.
-pub fn encoding(kind: ChannelKind) -> Encoding {
-    match kind {
-        ChannelKind::Slack => Encoding::SlackMrkdwn,
-        ChannelKind::Email => Encoding::Html,
-        _ => Encoding::Plain,
+impl Outcome {
+    pub fn transient(detail: impl Into<String>) -> Outcome {
+        Outcome::Transient {
+            detail: detail.into(),
+            retry_after: None,
+        }
     }
-}
 
-/// Whether this version delivers to channels of this kind.
-fn delivers(kind: ChannelKind) -> bool {
-    matches!(kind, ChannelKind::Console | ChannelKind::File)
-}
-
-/// Opens the channel a delivery goes through; in a dry run, a stand-in that
-/// prints instead of sending (a kind this version cannot deliver to fails
-/// the same way in both).
-pub fn open(config: &tenant::Channel, dry_run: bool) -> Box<dyn Channel> {
-    if dry_run && delivers(config.kind) {
-        return Box::new(dry_run::DryRun);
-    }
-    match config.kind {
-        ChannelKind::Console => Box::new(console::Console),
-        ChannelKind::File => Box::new(file::File::new(
-            config
-                .path
-                .clone()
-                .expect("rules require `path` for a file channel"),
-        )),
-        other => Box::new(Unavailable(other)),
-    }
-}
-
-/// A channel kind this build does not deliver to yet: every delivery fails
-/// permanently, saying so, rather than pretending to send.
-struct Unavailable(ChannelKind);
-
-impl Channel for Unavailable {
-    fn deliver(&mut self, _: &Outgoing) -> Outcome {
+    pub fn permanent(detail: impl Into<String>) -> Outcome {
         Outcome::Permanent {
-            detail: format!(
-                "channels of type `{}` are not supported by this version of followup",
-                self.0.as_str()
-            ),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// A channel kind's sender. Shared by the pool's threads: `deliver` takes
+/// `&self`, and whatever a channel keeps across deliveries (a file handle,
+/// an agent) is its own, behind its own lock.
+pub trait Channel: Send + Sync {
+    /// What the service would receive for `job`, as JSON: the request body
+    /// of an HTTP channel, the message of e-mail, argv and stdin of a
+    /// command. `--dry-run` and `preview` show it; no secret is in it.
+    fn payload(&self, job: &Job) -> Value;
+
+    /// Sends `job` once; the pool retries and rate-limits. `deadline` is
+    /// the end of the pass: no wait may pass it.
+    fn deliver(&self, job: &Job, deadline: Option<Instant>) -> Outcome;
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A delivery to Alice, for the channels' unit tests.
+    pub fn job() -> Job {
+        Job {
+            at: "2026-01-05T09:00:00Z".into(),
+            channel: "test".into(),
+            delivery: "approvals/a1/1/1/test/alice".into(),
+            followup: "approvals".into(),
+            record: "a1".into(),
+            cycle: 1,
+            attempt: 1,
+            attempts: 3,
+            recipient: serde_json::json!({"id": "alice", "name": "Alice Doe", "email": "alice@acme.com"}),
+            message: Composed {
+                text: Some("Hello".into()),
+                ..Composed::default()
+            },
+            target: "alice".into(),
+            followup_name: "Approvals".into(),
+            data: serde_json::json!({"number": "RITM1"}),
         }
     }
 }

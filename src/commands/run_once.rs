@@ -83,6 +83,7 @@ pub fn run(paths: &Paths, args: &RunOnceArgs) -> anyhow::Result<ExitCode> {
         dry_run: args.dry_run,
         only,
         max_duration: args.max_duration,
+        concurrency: usize::from(args.concurrency),
     };
     let started = std::time::Instant::now();
     let report = pass::run(&catalog, &store, &options)?;
@@ -93,7 +94,7 @@ pub fn run(paths: &Paths, args: &RunOnceArgs) -> anyhow::Result<ExitCode> {
             crate::metrics::write(path, &catalog, &store, &report, now, started.elapsed())?;
         }
     }
-    summarize(&report);
+    summarize(&report, args.dry_run);
     let ok = report.ok() && invalid.is_empty();
     Ok(if ok {
         ExitCode::SUCCESS
@@ -103,7 +104,7 @@ pub fn run(paths: &Paths, args: &RunOnceArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// One line per follow-up on stderr.
-fn summarize(report: &pass::Report) {
+fn summarize(report: &pass::Report, dry_run: bool) {
     for f in &report.followups {
         let poll = match &f.poll {
             PollOutcome::NotDue => "poll not due".to_owned(),
@@ -116,8 +117,13 @@ fn summarize(report: &pass::Report) {
         };
         let mut line = format!("{}: {poll}", f.id);
         if f.attempts + f.delivered + f.failed + f.pending + f.exhausted > 0 {
+            // A dry run sends nothing: it says what it would.
+            let delivered = match dry_run {
+                true => "would send",
+                false => "delivered",
+            };
             line.push_str(&format!(
-                "; {} attempts started, {} delivered, {} failed, {} pending, {} exhausted",
+                "; {} attempts started, {} {delivered}, {} failed, {} pending, {} exhausted",
                 f.attempts, f.delivered, f.failed, f.pending, f.exhausted
             ));
         }

@@ -580,6 +580,9 @@ pub struct Channel {
     /// slack: direct messages by user id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot_token: Option<String>,
+    /// slack with bot_token: the Web API's base URL (default https://slack.com/api).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

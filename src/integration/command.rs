@@ -124,7 +124,7 @@ pub(super) fn run(
 
 /// A relative program path (`./scripts/tickets.sh`) is relative to the
 /// definition's directory; a bare name is looked up in `PATH`.
-fn program_path(program: &str, dir: &Path) -> PathBuf {
+pub(crate) fn program_path(program: &str, dir: &Path) -> PathBuf {
     let path = Path::new(program);
     if path.is_relative() && path.components().count() > 1 {
         dir.join(path)
@@ -134,7 +134,7 @@ fn program_path(program: &str, dir: &Path) -> PathBuf {
 }
 
 /// Kills the command's whole process group, then reaps the command.
-fn kill(child: &mut Child) {
+pub(crate) fn kill(child: &mut Child) {
     #[cfg(unix)]
     {
         // std has no killpg and this crate forbids `unsafe`: the `kill`
@@ -164,7 +164,7 @@ fn stderr_excerpt(stderr: JoinHandle<Vec<u8>>) -> String {
     excerpt(&stderr.join().unwrap_or_default(), &Secrets::default())
 }
 
-fn describe(status: ExitStatus) -> String {
+pub(crate) fn describe(status: ExitStatus) -> String {
     if let Some(code) = status.code() {
         return format!("exited with status {code}");
     }

@@ -198,11 +198,16 @@ impl Secrets {
 
 /// The start of a body or of stderr, on one line, secrets masked.
 pub fn excerpt(bytes: &[u8], secrets: &Secrets) -> String {
+    excerpt_of(bytes, secrets, EXCERPT_CHARS)
+}
+
+/// [`excerpt`] with at most `chars` characters.
+pub fn excerpt_of(bytes: &[u8], secrets: &Secrets, chars: usize) -> String {
     // Mask before cutting, so that a secret across the cut is not half shown.
     let head = &bytes[..bytes.len().min(16 * 1024)];
     let text = secrets.mask(&String::from_utf8_lossy(head));
     let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match text.char_indices().nth(EXCERPT_CHARS) {
+    match text.char_indices().nth(chars) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text,
     }

@@ -46,20 +46,7 @@ impl Http {
     /// How long a step that may take `limit` may take now: `limit`, or less
     /// when the pass ends sooner; `None` when the pass's time is up.
     pub fn budget(&self, limit: Duration) -> Option<Budget> {
-        let Some(deadline) = self.deadline else {
-            return Some(Budget {
-                time: limit,
-                by_deadline: false,
-            });
-        };
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left < Duration::from_millis(1) {
-            return None;
-        }
-        Some(Budget {
-            time: limit.min(left),
-            by_deadline: left < limit,
-        })
+        budget(self.deadline, limit)
     }
 
     fn agent(&mut self, ca_file: Option<&Path>) -> Result<Agent, SendError> {
@@ -73,6 +60,25 @@ impl Http {
     }
 }
 
+/// How long a step that may take `limit` may take now, given the pass's
+/// `deadline`; `None` when the pass's time is up.
+pub fn budget(deadline: Option<Instant>, limit: Duration) -> Option<Budget> {
+    let Some(deadline) = deadline else {
+        return Some(Budget {
+            time: limit,
+            by_deadline: false,
+        });
+    };
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left < Duration::from_millis(1) {
+        return None;
+    }
+    Some(Budget {
+        time: limit.min(left),
+        by_deadline: left < limit,
+    })
+}
+
 /// A time limit, and whether the pass's deadline is what set it.
 #[derive(Debug, Clone, Copy)]
 pub struct Budget {
@@ -80,7 +86,9 @@ pub struct Budget {
     pub by_deadline: bool,
 }
 
-fn new_agent(ca_file: Option<&Path>) -> anyhow::Result<Agent> {
+/// An agent (its own pool of keep-alive connections) trusting the default
+/// roots and `ca_file`. Agents are cheap to clone and shared by threads.
+pub fn new_agent(ca_file: Option<&Path>) -> anyhow::Result<Agent> {
     let mut tls = ureq::tls::TlsConfig::builder();
     if let Some(path) = ca_file {
         // On top of the default (Mozilla) roots, not instead of them: an
@@ -113,6 +121,10 @@ fn new_agent(ca_file: Option<&Path>) -> anyhow::Result<Agent> {
         // A redirect would carry the request's headers (an API key, say) to
         // wherever it points; a 3xx is answered like any other status.
         .max_redirects(0)
+        // The channels' senders each keep a connection per host alive
+        // (`--concurrency` is at most 32).
+        .max_idle_connections(64)
+        .max_idle_connections_per_host(32)
         .tls_config(tls.build())
         .user_agent(concat!("followup/", env!("CARGO_PKG_VERSION")))
         .build()
@@ -302,11 +314,20 @@ impl std::error::Error for SendError {}
 
 /// Sends one request and reads the whole response, whatever its status.
 pub fn send(http: &mut Http, request: &Outgoing) -> Result<Incoming, SendError> {
-    let budget = http
-        .budget(request.total_timeout)
-        .ok_or(SendError::Deadline)?;
-    let connect = request.connect_timeout.min(budget.time);
     let agent = http.agent(request.ca_file.as_deref())?;
+    exchange(&agent, http.deadline, request)
+}
+
+/// Sends one request through `agent` within the pass's `deadline`: what
+/// [`send`] does, for callers on any thread that keep their own agent
+/// (the channels' senders). `request.ca_file` is the agent's business.
+pub fn exchange(
+    agent: &Agent,
+    deadline: Option<Instant>,
+    request: &Outgoing,
+) -> Result<Incoming, SendError> {
+    let budget = budget(deadline, request.total_timeout).ok_or(SendError::Deadline)?;
+    let connect = request.connect_timeout.min(budget.time);
 
     let mut builder = http::Request::builder()
         .method(request.method.as_str())
@@ -321,8 +342,8 @@ pub fn send(http: &mut Http, request: &Outgoing) -> Result<Incoming, SendError> 
     // Two calls because the body's type decides whether one is sent at all:
     // a GET carries no `Content-Length: 0`.
     let response = match &request.body {
-        Some(body) => run(&agent, builder.body(body.as_slice()), limits),
-        None => run(&agent, builder.body(()), limits),
+        Some(body) => run(agent, builder.body(body.as_slice()), limits),
+        None => run(agent, builder.body(()), limits),
     };
     let mut response = response?;
 

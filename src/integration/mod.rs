@@ -9,11 +9,11 @@
 //! and never holds a secret.
 
 mod auth;
-mod command;
+pub(crate) mod command;
 mod document;
-mod error;
+pub mod error;
 mod file;
-mod http;
+pub mod http;
 mod paginate;
 mod request;
 #[cfg(test)]

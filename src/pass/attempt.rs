@@ -1,16 +1,17 @@
 //! One attempt of one record: its targets resolved and its messages
 //! rendered (`prepare_attempt`), stored and counted before anything is sent
-//! (`store_attempts`), its deliveries sent (`send_attempt`), and its close,
-//! after which `after_each_attempt` runs.
+//! (`store_attempts`), its pending deliveries read back for sending
+//! (`pending`; `deliver` sends them), and its close, after which
+//! `after_each_attempt` runs.
 
 use serde_json::{Value, json};
 
-use super::{FollowupReport, Pass, actions, deliver};
-use crate::channel;
+use super::deliver::{self, Pending, Sending};
+use super::{FollowupReport, Pass, actions};
 use crate::definition::followup::Followup;
 use crate::message;
 use crate::recipients::{self, merged};
-use crate::store::{Delivery, DeliveryState, Event, EventKind, NewDelivery, Record};
+use crate::store::{DeliveryState, Event, EventKind, NewDelivery, Record};
 use crate::template::{Encoding, Scope, Scopes};
 
 /// `followup.*` for templates.
@@ -36,6 +37,8 @@ pub(super) struct Prepared {
     events: Vec<Event>,
     /// The record's locals: the pass's and its lookups'.
     pub locals: Value,
+    /// The record's data.
+    data: Value,
 }
 
 impl Prepared {
@@ -44,6 +47,32 @@ impl Prepared {
             .iter()
             .filter(|d| d.state == DeliveryState::Pending)
             .count()
+    }
+
+    /// What is to be sent once it is stored.
+    pub fn sending(&self) -> anyhow::Result<Sending> {
+        let pending = self
+            .deliveries
+            .iter()
+            .filter(|d| d.state == DeliveryState::Pending)
+            .map(|d| {
+                Ok(Pending {
+                    id: d.id.clone(),
+                    channel: d.channel.clone(),
+                    target: d.target.clone(),
+                    recipient: d.recipient.clone(),
+                    message: serde_json::from_value(d.payload.clone())?,
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Sending {
+            record_id: self.record_id.clone(),
+            cycle: self.cycle,
+            attempt: self.attempt,
+            data: self.data.clone(),
+            locals: self.locals.clone(),
+            pending,
+        })
     }
 }
 
@@ -122,7 +151,7 @@ pub(super) fn prepare_attempt(
                 .tenant
                 .channels
                 .get(&target.channel)
-                .map_or(Encoding::Plain, |c| channel::encoding(c.kind));
+                .map_or(Encoding::Plain, |c| c.encoding());
             // One query per delivery only when a text reads `custom.*`.
             let custom = match !target.room && reads_custom {
                 true => Value::Object(pass.store.customs(&target.target)?),
@@ -182,6 +211,7 @@ pub(super) fn prepare_attempt(
         deliveries,
         events,
         locals: record_locals,
+        data: scope["data"].clone(),
     }))
 }
 
@@ -223,41 +253,29 @@ pub(super) fn store_attempts(
     Ok(())
 }
 
-/// Sends a stored attempt's pending deliveries; the attempt closes with
-/// the last one unless one is left pending. Returns how many were tried.
-pub(super) fn send_attempt(
-    pass: &mut Pass,
+/// What of a stored attempt is still to be sent.
+pub(super) fn pending(
+    pass: &Pass,
     f: &Followup,
-    record_id: &str,
-    cycle: i64,
+    record: &Record,
     attempt: i64,
     locals: &Value,
-    report: &mut FollowupReport,
-) -> anyhow::Result<u32> {
-    let pending: Vec<Delivery> = pass
+) -> anyhow::Result<Sending> {
+    let pending = pass
         .store
-        .attempt_deliveries(&f.id, record_id, cycle, attempt)?
-        .into_iter()
+        .attempt_deliveries(&f.id, &record.id, record.cycle, attempt)?
+        .iter()
         .filter(|d| d.state == DeliveryState::Pending)
-        .collect();
-    if pending.is_empty() {
-        close(pass, f, record_id, cycle, attempt, None, Some(locals))?;
-        return Ok(0);
-    }
-    let mut left_pending = 0;
-    let mut closed = false;
-    for (i, delivery) in pending.iter().enumerate() {
-        let last = i + 1 == pending.len();
-        let closes = last && left_pending == 0;
-        match deliver::send(pass, f, delivery, report, closes)? {
-            DeliveryState::Pending => left_pending += 1,
-            _ => closed = closes,
-        }
-    }
-    if closed {
-        after_each_attempt(pass, f, record_id, attempt, locals)?;
-    }
-    Ok(pending.len() as u32)
+        .map(Pending::stored)
+        .collect::<anyhow::Result<_>>()?;
+    Ok(Sending {
+        record_id: record.id.clone(),
+        cycle: record.cycle,
+        attempt,
+        data: serde_json::from_str(&record.data).unwrap_or(Value::Null),
+        locals: locals.clone(),
+        pending,
+    })
 }
 
 /// Closes an attempt: pending deliveries fail with `give_up`'s reason;
@@ -298,7 +316,7 @@ pub(super) fn close(
 }
 
 /// Runs `after_each_attempt` for an attempt that closed.
-fn after_each_attempt(
+pub(super) fn after_each_attempt(
     pass: &mut Pass,
     f: &Followup,
     record_id: &str,

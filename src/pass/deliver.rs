@@ -1,107 +1,184 @@
-//! Sending one stored delivery through its channel, and marking what
-//! became of it. A delivery is stored pending before it is sent; this
-//! marks it after, so a crash in between repeats only that delivery.
+//! Sending stored attempts' pending deliveries through the pool of
+//! senders, and recording what became of each on this thread, the one
+//! that owns the store. A delivery is stored pending before it is sent and
+//! marked after (in groups, one transaction each); an attempt closes in
+//! the transaction that settles its last pending delivery, whatever order
+//! the outcomes arrive in; `after_each_attempt` runs once the sending is
+//! done.
+
+use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{CHANNEL_STRIKES, FollowupReport, Pass};
-use crate::channel::{Outcome, Outgoing};
+use super::{FollowupReport, Pass, attempt};
+use crate::channel::{self, Job, Settled};
 use crate::definition::followup::Followup;
+use crate::message::Composed;
 use crate::store::{Delivery, DeliveryState, Event, EventKind, Store};
 
-/// Sends a pending delivery; returns its state afterwards. With `closes`,
-/// a delivery that ends (delivered or failed) also closes its attempt, in
-/// the same transaction.
+/// A stored attempt whose pending deliveries are to be sent.
+pub struct Sending {
+    pub record_id: String,
+    pub cycle: i64,
+    pub attempt: i64,
+    /// The record's data, for channels that carry it.
+    pub data: Value,
+    /// The record's locals, for `after_each_attempt`.
+    pub locals: Value,
+    pub pending: Vec<Pending>,
+}
+
+/// A stored delivery still to send.
+pub struct Pending {
+    pub id: String,
+    pub channel: String,
+    pub target: String,
+    pub recipient: Value,
+    pub message: Composed,
+}
+
+impl Pending {
+    /// A delivery as the store holds it.
+    pub fn stored(d: &Delivery) -> anyhow::Result<Pending> {
+        Ok(Pending {
+            id: d.id.clone(),
+            channel: d.channel.clone(),
+            target: d.target.clone(),
+            recipient: serde_json::from_str(&d.recipient)?,
+            message: serde_json::from_str(&d.payload)?,
+        })
+    }
+}
+
+type Key = (String, i64, i64);
+
+/// What is left of one attempt while its deliveries are out.
+struct Tracking {
+    left: usize,
+    stays_pending: bool,
+    locals: Value,
+}
+
+/// Sends every pending delivery of `attempts`; closes those whose
+/// deliveries all settled, then runs their `after_each_attempt`.
 pub fn send(
     pass: &mut Pass,
     f: &Followup,
-    d: &Delivery,
+    attempts: Vec<Sending>,
     report: &mut FollowupReport,
-    closes: bool,
-) -> anyhow::Result<DeliveryState> {
-    let now = pass.now;
-    let event = |kind: EventKind| {
-        Event::new(kind, now, &f.id)
-            .record(&d.record_id, d.cycle)
-            .attempt(d.attempt)
-            .recipient(&d.target)
-            .channel(&d.channel)
-    };
-    if pass
-        .strikes
-        .get(&d.channel)
-        .is_some_and(|s| *s >= CHANNEL_STRIKES)
-    {
-        report.pending += 1;
-        pass.event(event(EventKind::NotificationDeferred).detail(format!(
-            "channel `{}` skipped for the rest of the pass after {CHANNEL_STRIKES} transient failures in a row",
-            d.channel
-        )))?;
-        return Ok(DeliveryState::Pending);
+) -> anyhow::Result<()> {
+    let mut tracking: HashMap<Key, Tracking> = HashMap::new();
+    let mut jobs = Vec::new();
+    let mut closed = Vec::new();
+    for mut a in attempts {
+        let key = (a.record_id.clone(), a.cycle, a.attempt);
+        if a.pending.is_empty() {
+            // Nothing to send (its deliveries failed at once): it closes now.
+            attempt::close(pass, f, &a.record_id, a.cycle, a.attempt, None, None)?;
+            closed.push((key, a.locals));
+            continue;
+        }
+        let left = a.pending.len();
+        for d in std::mem::take(&mut a.pending) {
+            jobs.push(job(pass, f, &a, d));
+        }
+        tracking.insert(
+            key,
+            Tracking {
+                left,
+                stays_pending: false,
+                locals: a.locals,
+            },
+        );
     }
-    let recipient: Value = serde_json::from_str(&d.recipient)?;
-    let message = serde_json::from_str(&d.payload)?;
-    let outgoing = Outgoing {
+    let channels = pass.channels.clone();
+    let (now, store) = (pass.now, pass.store);
+    channel::send_all(&channels, jobs, pass.concurrency, pass.deadline, |group| {
+        store.atomically(|store| {
+            for (job, settled) in &group {
+                record(store, f, job, settled, now, report)?;
+                let key = (job.record.clone(), job.cycle, job.attempt);
+                let t = tracking
+                    .get_mut(&key)
+                    .expect("every job's attempt is tracked");
+                t.left -= 1;
+                t.stays_pending |= matches!(settled, Settled::Pending(_));
+                if t.left == 0 && !t.stays_pending {
+                    close_attempt(store, f, &key.0, key.1, key.2, now)?;
+                    let t = tracking.remove(&key).expect("just seen");
+                    closed.push((key, t.locals));
+                }
+            }
+            Ok(())
+        })
+    })?;
+    for ((record_id, _, attempt), locals) in closed {
+        attempt::after_each_attempt(pass, f, &record_id, attempt, &locals)?;
+    }
+    Ok(())
+}
+
+/// The owned job of a delivery of `a`.
+fn job(pass: &Pass, f: &Followup, a: &Sending, d: Pending) -> Job {
+    Job {
         at: pass.now_text.clone(),
-        channel: &d.channel,
-        delivery: &d.id,
-        followup: &f.id,
-        record: &d.record_id,
-        cycle: d.cycle,
-        attempt: d.attempt,
+        channel: d.channel,
+        delivery: d.id,
+        followup: f.id.clone(),
+        record: a.record_id.clone(),
+        cycle: a.cycle,
+        attempt: a.attempt,
         attempts: i64::from(f.schedule.attempts),
-        recipient: &recipient,
-        message: &message,
-    };
-    let outcome = match pass.channel(&d.channel) {
-        Some(channel) => channel.deliver(&outgoing),
-        None => Outcome::Permanent {
-            detail: format!(
-                "channel `{}` is no longer defined in tenant.yaml",
-                d.channel
-            ),
-        },
-    };
-    let (state, kind, detail) = match outcome {
-        Outcome::Delivered => {
-            pass.strikes.remove(&d.channel);
+        recipient: d.recipient,
+        message: d.message,
+        target: d.target,
+        followup_name: f.name.clone(),
+        data: a.data.clone(),
+    }
+}
+
+/// Marks one delivery with its event (inside the caller's transaction).
+fn record(
+    store: &Store,
+    f: &Followup,
+    job: &Job,
+    settled: &Settled,
+    now: i64,
+    report: &mut FollowupReport,
+) -> anyhow::Result<()> {
+    let (state, kind, detail) = match settled {
+        Settled::Delivered => {
             report.delivered += 1;
             (DeliveryState::Delivered, EventKind::NotificationSent, None)
         }
-        Outcome::Transient { detail } => {
-            *pass.strikes.entry(d.channel.clone()).or_default() += 1;
+        Settled::Pending(detail) => {
             report.pending += 1;
             (
                 DeliveryState::Pending,
                 EventKind::NotificationDeferred,
-                Some(detail),
+                Some(detail.as_str()),
             )
         }
-        Outcome::Permanent { detail } => {
+        Settled::Failed(detail) => {
             report.failed += 1;
             report.first_failure.get_or_insert_with(|| detail.clone());
             (
                 DeliveryState::Failed,
                 EventKind::NotificationFailed,
-                Some(detail),
+                Some(detail.as_str()),
             )
         }
     };
-    // In a dry run the store is an in-memory copy: marking keeps the
-    // simulation true without writing anything.
-    pass.store.atomically(|store| {
-        store.mark_delivery(&d.id, state, detail.as_deref(), now)?;
-        let e = event(kind);
-        store.add_event(&match detail {
-            Some(detail) => e.detail(detail),
-            None => e,
-        })?;
-        if closes && state != DeliveryState::Pending {
-            close_attempt(store, f, &d.record_id, d.cycle, d.attempt, now)?;
-        }
-        Ok(())
-    })?;
-    Ok(state)
+    store.mark_delivery(&job.delivery, state, detail, now)?;
+    let event = Event::new(kind, now, &f.id)
+        .record(&job.record, job.cycle)
+        .attempt(job.attempt)
+        .recipient(&job.target)
+        .channel(&job.channel);
+    store.add_event(&match detail {
+        Some(detail) => event.detail(detail),
+        None => event,
+    })
 }
 
 /// Closes an attempt with its event (inside the caller's transaction).

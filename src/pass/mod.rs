@@ -3,17 +3,18 @@
 //! DESIGN.md "The pass" is the specification; each step is a module:
 //! `poll` (integrations → records), `reconcile` (records → state),
 //! `schedule` (what is due: retries, exhaustion, new attempts), `attempt`
-//! (one attempt: targets, storing, sending, closing), `deliver` (one
-//! delivery through its channel), `actions` (set / integration), and
+//! (one attempt: targets, storing, closing), `deliver` (an attempt's
+//! deliveries through the pool of senders), `actions` (set / integration), and
 //! `due` (when things fall due).
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use serde_json::{Map, Value};
 
-use crate::channel::{self, Channel};
+use crate::channel::Channels;
 use crate::definition::followup::Followup;
 use crate::definition::load::Catalog;
 use crate::definition::model::Status;
@@ -28,15 +29,13 @@ mod poll;
 mod reconcile;
 mod schedule;
 
-/// After this many transient failures in a row, a channel is skipped for
-/// the rest of the pass.
-const CHANNEL_STRIKES: u32 = 3;
-
 pub struct Options {
     pub now: Timestamp,
     pub dry_run: bool,
     pub only: Option<String>,
     pub max_duration: Duration,
+    /// How many deliveries are sent at once (`--concurrency`).
+    pub concurrency: usize,
 }
 
 /// What a pass did, for its summary and its exit status.
@@ -99,9 +98,10 @@ pub struct Pass<'a> {
     pub globals: Value,
     /// The key of record digests, from the database.
     pub digest_key: crate::hashing::DigestKey,
-    channels: HashMap<String, Box<dyn Channel>>,
-    /// Consecutive transient failures per channel.
-    strikes: HashMap<String, u32>,
+    /// The tenant's channels, opened for this pass; shared with the
+    /// senders while they send.
+    channels: Arc<Channels>,
+    concurrency: usize,
 }
 
 /// What the store holds of every follow-up, read in three queries when the
@@ -135,6 +135,8 @@ pub fn run(catalog: &Catalog, store: &Store, options: &Options) -> anyhow::Resul
     };
     let mut globals: Map<String, Value> = catalog.tenant.attributes.clone();
     globals.extend(store.globals()?);
+    let globals = Value::Object(globals);
+    let channels = Channels::open(&catalog.tenant.channels, &globals, options.dry_run);
     let mut pass = Pass {
         catalog,
         store,
@@ -143,10 +145,10 @@ pub fn run(catalog: &Catalog, store: &Store, options: &Options) -> anyhow::Resul
         dry_run: options.dry_run,
         deadline: started.checked_add(options.max_duration),
         http: Http::new(started.checked_add(options.max_duration)),
-        globals: Value::Object(globals),
+        globals,
         digest_key: store.digest_key()?,
-        channels: HashMap::new(),
-        strikes: HashMap::new(),
+        channels: Arc::new(channels),
+        concurrency: options.concurrency,
     };
     let mut report = Report::default();
     let followups = catalog
@@ -214,16 +216,6 @@ impl Pass<'_> {
     /// Writes an event.
     pub fn event(&self, event: Event) -> anyhow::Result<()> {
         self.store.add_event(&event)
-    }
-
-    /// The channel named `name`, opened at its first use in the pass.
-    fn channel(&mut self, name: &str) -> Option<&mut Box<dyn Channel>> {
-        if !self.channels.contains_key(name) {
-            let config = self.catalog.tenant.channels.get(name)?;
-            let opened = channel::open(config, self.dry_run);
-            self.channels.insert(name.to_owned(), opened);
-        }
-        self.channels.get_mut(name)
     }
 
     pub fn out_of_time(&self) -> bool {

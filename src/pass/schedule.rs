@@ -9,9 +9,9 @@
 use serde_json::Value;
 
 use super::attempt::{
-    attempt_recipients, close, followup_scope, prepare_attempt, send_attempt, store_attempts,
+    attempt_recipients, close, followup_scope, pending, prepare_attempt, store_attempts,
 };
-use super::{FollowupReport, Pass, Quiet, actions, due};
+use super::{FollowupReport, Pass, Quiet, actions, deliver, due};
 use crate::definition::followup::Followup;
 use crate::store::{Event, EventKind, RecordState};
 
@@ -45,6 +45,7 @@ pub fn notify(
         true => pass.store.open_attempts(&f.id)?,
         false => Vec::new(),
     };
+    let mut retries = Vec::new();
     for open in open_attempts {
         let record = pass.store.record(&f.id, &open.record_id)?;
         let current = record.as_ref().filter(|r| {
@@ -88,16 +89,11 @@ pub fn notify(
         if budget_spent || pass.out_of_time() {
             continue;
         }
-        sends += send_attempt(
-            pass,
-            f,
-            &record.id,
-            record.cycle,
-            open.attempt,
-            locals,
-            report,
-        )?;
+        let retry = pending(pass, f, record, open.attempt, locals)?;
+        sends += retry.pending.len() as u32;
+        retries.push(retry);
     }
+    deliver::send(pass, f, retries, report)?;
 
     if !look_at_records {
         // No open record was attempted long enough ago: nothing is spent or
@@ -138,14 +134,15 @@ pub fn notify(
     if !in_window || due.is_empty() {
         return window_event(pass, f, due.len(), retries_waiting, in_window);
     }
-    // Attempts are stored in batches (one transaction each), then sent one
-    // delivery at a time, each marked as it ends: a crash repeats at most
-    // the delivery in flight, and loses no attempt (stored ones are sent by
-    // the next pass).
+    // Attempts are stored in batches (one transaction each) before any is
+    // sent; then the pool sends them, each delivery marked as it ends: a
+    // crash repeats at most the deliveries in flight, and loses no attempt
+    // (stored ones are sent by the next pass).
     let mut waiting = due.len();
+    let mut sendings = Vec::new();
+    let mut stop = None;
     for batch in due.chunks(BATCH) {
         let mut prepared = Vec::with_capacity(batch.len());
-        let mut stop = None;
         for record in batch {
             let budget_spent = f
                 .schedule
@@ -167,15 +164,19 @@ pub fn notify(
         store_attempts(pass, f, &prepared, report)?;
         waiting -= prepared.len();
         for a in &prepared {
-            send_attempt(pass, f, &a.record_id, a.cycle, a.attempt, &a.locals, report)?;
+            sendings.push(a.sending()?);
         }
-        if let Some(why) = stop {
-            return pass.event(
-                Event::new(EventKind::NotificationDeferred, pass.now, &f.id).detail(format!(
-                    "{why}: {waiting} due records wait for the next pass"
-                )),
-            );
+        if stop.is_some() {
+            break;
         }
+    }
+    deliver::send(pass, f, sendings, report)?;
+    if let Some(why) = stop {
+        return pass.event(
+            Event::new(EventKind::NotificationDeferred, pass.now, &f.id).detail(format!(
+                "{why}: {waiting} due records wait for the next pass"
+            )),
+        );
     }
     Ok(())
 }

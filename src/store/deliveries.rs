@@ -48,7 +48,6 @@ pub struct NewDelivery {
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub id: String,
-    pub record_id: String,
     pub cycle: i64,
     pub attempt: i64,
     pub channel: String,
@@ -71,7 +70,6 @@ fn delivery_row(row: &rusqlite::Row) -> rusqlite::Result<Delivery> {
     let state: String = row.get(9)?;
     Ok(Delivery {
         id: row.get(0)?,
-        record_id: row.get(2)?,
         cycle: row.get(3)?,
         attempt: row.get(4)?,
         channel: row.get(5)?,

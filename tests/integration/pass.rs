@@ -905,6 +905,7 @@ fn escalation_rungs_join_from_their_attempt_and_a_person_is_told_once_per_channe
 #[test]
 fn a_room_channel_gets_one_delivery_naming_every_recipient() {
     let source = Source::new(json!([approval("a1", "alice")]));
+    let room = Server::start(|_| Reply::status(202));
     let tenant = TENANT.replace(
         "  console: { type: console }",
         "  console: { type: console }\n  room: { type: teams, webhook_url: \"@{env.TEAMS_URL}\" }",
@@ -918,31 +919,31 @@ fn a_room_channel_gets_one_delivery_naming_every_recipient() {
     let t = Test::new();
     t.write("followups/tenant.yaml", &tenant);
     t.write("followups/approvals.yaml", &def);
-    // This version delivers to console and file only: the room's delivery
-    // fails, saying so, and is stored with the room as its target.
-    let out = pass(&t, T0);
+    let out = t
+        .cmd(&["run-once"])
+        .now(T0)
+        .env("TEAMS_URL", room.url("/workflows/x"))
+        .run();
     out.assert_status(0).assert_stdout("");
-    let failed = events(&t, &["--event", "notification.failed"]);
-    assert_eq!(failed.len(), 1);
-    assert_eq!(failed[0]["recipient"], "room");
-    assert_eq!(
-        failed[0]["detail"],
-        "channels of type `teams` are not supported by this version of followup"
-    );
-    // One delivery for the room, whoever it names.
+    // One post for the room, naming Alice and the group's Bob and Carol.
+    let posts = room.requests();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    let card = &posts[0].json()["attachments"][0]["content"];
+    let names = card["body"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["text"].as_str())
+        .find(|t| t.starts_with("For: "))
+        .expect("the card names its people");
+    assert_eq!(names, "For: Alice Doe, Bob Roe, Carol Poe");
     let explain = t.cmd(&["explain", "approvals", "a1"]).now(T0).run();
     let explain = &explain.assert_status(0).stdout;
     assert!(
-        explain.contains("approvals/a1/1/1/room/room to room on room: failed"),
+        explain.contains("approvals/a1/1/1/room/room to room on room: delivered"),
         "{explain}"
     );
     assert_eq!(explain.matches("on room:").count(), 1, "{explain}");
-    // A dry run tells the same story: nothing would be sent there.
-    let dry = t
-        .cmd(&["run-once", "--dry-run"])
-        .now("2026-01-06T09:00:00Z")
-        .run();
-    dry.assert_status(0).assert_stdout("");
 }
 
 #[test]

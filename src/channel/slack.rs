@@ -1,0 +1,347 @@
+//! Slack: an incoming webhook (a room: one post per record and attempt,
+//! naming its people) or the Web API with a bot token (`chat.postMessage`
+//! to a person's Slack id, a direct message).
+//!
+//! Messages are Block Kit — header, sections with fields, image, URL
+//! buttons — with a top-level `text` as the notification's fallback.
+//! Slack's limits are met by cutting with an ellipsis (50 blocks, 3,000
+//! characters a section, 150 a header, 2,000 a field, 75 a button label),
+//! never by a rejected post. Inserted text was escaped for mrkdwn when it
+//! was rendered, so record text cannot ping `<!channel>`.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::{Value, json};
+
+use super::http::{Post, body, by_status, failure_detail};
+use super::limit::cut;
+use super::registry::Client;
+use super::{Channel, Job, Outcome};
+use crate::integration::error::Secrets;
+
+const MAX_BLOCKS: usize = 50;
+const SECTION_CHARS: usize = 3000;
+const HEADER_CHARS: usize = 150;
+const FIELD_CHARS: usize = 2000;
+const FIELDS_PER_SECTION: usize = 10;
+const BUTTON_CHARS: usize = 75;
+const BUTTONS_PER_BLOCK: usize = 25;
+const URL_CHARS: usize = 3000;
+const TEXT_CHARS: usize = 40_000;
+
+pub struct Slack {
+    to: To,
+    client: Arc<Client>,
+    secrets: Secrets,
+}
+
+enum To {
+    Webhook { url: String },
+    Bot { token: String, api_url: String },
+}
+
+impl Slack {
+    pub fn webhook(url: String, client: Arc<Client>, secrets: Secrets) -> Slack {
+        Slack {
+            to: To::Webhook { url },
+            client,
+            secrets,
+        }
+    }
+
+    pub fn bot(token: String, api_url: String, client: Arc<Client>, secrets: Secrets) -> Slack {
+        Slack {
+            to: To::Bot {
+                token,
+                api_url: api_url.trim_end_matches('/').to_owned(),
+            },
+            client,
+            secrets,
+        }
+    }
+}
+
+impl Channel for Slack {
+    fn payload(&self, job: &Job) -> Value {
+        match &self.to {
+            To::Webhook { .. } => message(job, Some(&mentions(job))),
+            To::Bot { .. } => {
+                let mut body = message(job, None);
+                body["channel"] = json!(job.recipient.get("slack").unwrap_or(&Value::Null));
+                body["unfurl_links"] = json!(false);
+                body
+            }
+        }
+    }
+
+    fn deliver(&self, job: &Job, deadline: Option<Instant>) -> Outcome {
+        let bytes = body(&self.payload(job));
+        match &self.to {
+            To::Webhook { url } => {
+                Post::json(&self.client, url, &bytes, &job.delivery, &self.secrets)
+                    .deliver(deadline)
+            }
+            To::Bot { token, api_url } => {
+                let url = format!("{api_url}/chat.postMessage");
+                let headers = [("Authorization".to_owned(), format!("Bearer {token}"))];
+                let post = Post {
+                    headers: &headers,
+                    ..Post::json(&self.client, &url, &bytes, &job.delivery, &self.secrets)
+                };
+                let answer = match post.send(deadline) {
+                    Ok(answer) if answer.status == 200 => answer,
+                    Ok(answer) => return by_status(&answer, &self.secrets),
+                    Err(outcome) => return outcome,
+                };
+                api_outcome(&answer.body).unwrap_or_else(|| {
+                    Outcome::permanent(format!(
+                        "Slack answered without `ok`: {}",
+                        failure_detail(&answer, &self.secrets)
+                    ))
+                })
+            }
+        }
+    }
+}
+
+/// The Web API answers 200 whatever happened; `ok` says.
+fn api_outcome(body: &[u8]) -> Option<Outcome> {
+    let answer: Value = serde_json::from_slice(body).ok()?;
+    if answer.get("ok")?.as_bool()? {
+        return Some(Outcome::Delivered);
+    }
+    let error = answer
+        .get("error")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown_error");
+    let detail = format!("Slack API error: {error}");
+    Some(match error {
+        "ratelimited" | "service_unavailable" | "internal_error" | "fatal_error" => {
+            Outcome::transient(detail)
+        }
+        _ => Outcome::permanent(detail),
+    })
+}
+
+/// Who a room's post names: `<@U…>` where their Slack id is known, their
+/// name otherwise.
+fn mentions(job: &Job) -> String {
+    job.people()
+        .into_iter()
+        .map(|p| match p.get("slack").and_then(Value::as_str) {
+            Some(id) => format!("<@{id}>"),
+            None => escape(
+                p.get("name")
+                    .or_else(|| p.get("id"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            ),
+        })
+        .filter(|m| !m.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Tenant text (a person's name) as mrkdwn.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The message's blocks and fallback text; `mentions` opens a room's post.
+fn message(job: &Job, mentions: Option<&str>) -> Value {
+    let m = &job.message;
+    let card = m.card.as_ref();
+    let lead = [mentions.filter(|s| !s.is_empty()), m.text.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut blocks = Vec::new();
+    if let Some(title) = card.and_then(|c| c.title.as_deref()) {
+        blocks.push(json!({
+            "type": "header",
+            "text": {"type": "plain_text", "text": cut(title, HEADER_CHARS), "emoji": true},
+        }));
+    }
+    if !lead.is_empty() {
+        blocks.push(section(&lead));
+    }
+    if let Some(card) = card {
+        let mut fields = card.fields.chunks(FIELDS_PER_SECTION);
+        let first = fields.next().unwrap_or_default();
+        if card.text.is_some() || !first.is_empty() {
+            let mut block = section(card.text.as_deref().unwrap_or(" "));
+            if card.text.is_none() {
+                block.as_object_mut().expect("an object").remove("text");
+            }
+            if !first.is_empty() {
+                block["fields"] = field_texts(first);
+            }
+            blocks.push(block);
+        }
+        for more in fields {
+            blocks.push(json!({"type": "section", "fields": field_texts(more)}));
+        }
+    }
+    if let Some(image) = &m.image {
+        let alt = image.alt.as_deref().unwrap_or("image");
+        blocks.push(json!({
+            "type": "image",
+            "image_url": cut(&image.url, URL_CHARS),
+            "alt_text": cut(alt, FIELD_CHARS),
+        }));
+    }
+    let buttons: Vec<Value> = card
+        .map(|c| c.actions.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let mut button = json!({
+                "type": "button",
+                "action_id": format!("link-{}", i + 1),
+                "text": {"type": "plain_text", "text": cut(&b.label, BUTTON_CHARS), "emoji": true},
+                "url": cut(&b.url, URL_CHARS),
+            });
+            if matches!(b.style.as_str(), "primary" | "danger") {
+                button["style"] = json!(b.style);
+            }
+            button
+        })
+        .collect();
+    for elements in buttons.chunks(BUTTONS_PER_BLOCK) {
+        blocks.push(json!({"type": "actions", "elements": elements}));
+    }
+    if blocks.len() > MAX_BLOCKS {
+        let over = blocks.len() - (MAX_BLOCKS - 1);
+        blocks.truncate(MAX_BLOCKS - 1);
+        blocks.push(json!({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": format!("… and {over} more")}
+        ]}));
+    }
+    let fallback = [
+        lead.as_str(),
+        card.and_then(|c| c.title.as_deref()).unwrap_or_default(),
+        card.and_then(|c| c.text.as_deref()).unwrap_or_default(),
+    ]
+    .into_iter()
+    .find(|t| !t.is_empty())
+    .unwrap_or(&job.followup_name);
+    json!({"text": cut(fallback, TEXT_CHARS), "blocks": blocks})
+}
+
+fn section(text: &str) -> Value {
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(text, SECTION_CHARS)}})
+}
+
+fn field_texts(fields: &[crate::message::Field]) -> Value {
+    fields
+        .iter()
+        .map(|f| {
+            let text = format!("*{}*\n{}", f.label, f.value);
+            json!({"type": "mrkdwn", "text": cut(&text, FIELD_CHARS)})
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::channel::tests::job;
+    use crate::message::{Button, Card, Composed, Field};
+
+    #[test]
+    fn long_texts_are_cut_to_slacks_limits() {
+        let mut j = job();
+        j.message = Composed {
+            text: Some("t".repeat(5000)),
+            card: Some(Card {
+                title: Some("h".repeat(400)),
+                text: None,
+                fields: (0..25)
+                    .map(|i| Field {
+                        label: format!("l{i}"),
+                        value: "v".repeat(3000),
+                    })
+                    .collect(),
+                actions: vec![Button {
+                    label: "b".repeat(100),
+                    url: "https://x/".into(),
+                    style: "primary".into(),
+                }],
+            }),
+            image: None,
+        };
+        let payload = message(&j, None);
+        let blocks = payload["blocks"].as_array().unwrap();
+        assert_eq!(blocks[0]["type"], "header");
+        assert_eq!(
+            blocks[0]["text"]["text"].as_str().unwrap().chars().count(),
+            150
+        );
+        assert_eq!(
+            blocks[1]["text"]["text"].as_str().unwrap().chars().count(),
+            3000
+        );
+        // 25 fields: sections of 10, 10 and 5.
+        assert_eq!(blocks[2]["fields"].as_array().unwrap().len(), 10);
+        assert_eq!(blocks[4]["fields"].as_array().unwrap().len(), 5);
+        assert!(blocks[2].get("text").is_none());
+        let field = blocks[2]["fields"][0]["text"].as_str().unwrap();
+        assert_eq!(field.chars().count(), 2000);
+        assert!(field.ends_with('…'));
+        let button = &blocks[5]["elements"][0];
+        assert_eq!(button["text"]["text"].as_str().unwrap().chars().count(), 75);
+        assert_eq!(button["style"], "primary");
+    }
+
+    #[test]
+    fn no_more_than_fifty_blocks() {
+        let mut j = job();
+        j.message.card = Some(Card {
+            fields: (0..1000)
+                .map(|i| Field {
+                    label: format!("l{i}"),
+                    value: "v".into(),
+                })
+                .collect(),
+            ..Card::default()
+        });
+        let payload = message(&j, None);
+        let blocks = payload["blocks"].as_array().unwrap();
+        assert_eq!(blocks.len(), 50);
+        assert_eq!(blocks[49]["elements"][0]["text"], "… and 52 more");
+    }
+
+    #[test]
+    fn a_room_names_people_by_slack_id_or_name() {
+        let mut j = job();
+        j.recipient = json!({"id": "room", "name": "Alice, Bob", "recipients": [
+            {"id": "alice", "name": "Alice", "slack": "U1"},
+            {"id": "bob", "name": "Bob <b>"},
+        ]});
+        assert_eq!(mentions(&j), "<@U1> Bob &lt;b&gt;");
+        let payload = message(&j, Some(&mentions(&j)));
+        assert_eq!(payload["text"], "<@U1> Bob &lt;b&gt;\nHello");
+    }
+
+    #[test]
+    fn api_answers_sort_into_outcomes() {
+        assert_eq!(
+            api_outcome(br#"{"ok":true,"ts":"1.2"}"#),
+            Some(Outcome::Delivered)
+        );
+        assert_eq!(
+            api_outcome(br#"{"ok":false,"error":"channel_not_found"}"#),
+            Some(Outcome::permanent("Slack API error: channel_not_found"))
+        );
+        assert!(matches!(
+            api_outcome(br#"{"ok":false,"error":"ratelimited"}"#),
+            Some(Outcome::Transient { .. })
+        ));
+        assert_eq!(api_outcome(b"ok"), None);
+    }
+}
