@@ -21,39 +21,97 @@ use crate::draft::UseCase;
 pub struct Cli {
     #[command(flatten)]
     pub paths: Paths,
+    #[command(flatten)]
+    pub log: LogArgs,
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// Where definitions, the tenant and the state live. Accepted before or
-/// after the subcommand.
+/// How much followup says on stderr, and how. Every command logs (its
+/// errors at least), so these are global.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LogArgs {
+    /// Only warnings and errors (an idle pass prints nothing)
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Per-record detail too
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    /// Human lines, or one JSON object per line (level, at, followup, message)
+    #[arg(
+        long,
+        value_enum,
+        global = true,
+        default_value = "human",
+        value_name = "FORMAT"
+    )]
+    pub log_format: crate::log::Format,
+}
+
+impl LogArgs {
+    pub fn level(&self) -> crate::log::Level {
+        match (self.quiet, self.verbose) {
+            (true, _) => crate::log::Level::Warn,
+            (_, true) => crate::log::Level::Debug,
+            _ => crate::log::Level::Info,
+        }
+    }
+}
+
+/// Where definitions, the tenant and the state live, when given before the
+/// subcommand (`followup --db x.db status`). Each subcommand takes those it
+/// uses after its name too ([`Defs`], [`DbArg`]), so that its help shows
+/// only those.
 #[derive(Debug, Clone, Default, Args)]
 pub struct Paths {
     /// The definitions directory [default: followups]
-    #[arg(long, env = "FOLLOWUP_DIR", value_name = "DIR", global = true)]
+    #[arg(long, env = "FOLLOWUP_DIR", value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// The tenant file [default: <DIR>/tenant.yaml]
     #[arg(long, env = "FOLLOWUP_TENANT", value_name = "FILE")]
     pub tenant: Option<PathBuf>,
     /// The state database [default: followup.db]
-    #[arg(long, env = "FOLLOWUP_DB", value_name = "FILE", global = true)]
+    #[arg(long, env = "FOLLOWUP_DB", value_name = "FILE")]
     pub db: Option<PathBuf>,
 }
 
-/// `--tenant FILE` after a subcommand. It is not a global option because
-/// `schema --tenant` is a flag; each subcommand but `schema` takes this.
+/// `--dir` and `--tenant` after a subcommand that reads definitions.
+/// (`schema --tenant` is a flag, so `schema` does not take this.) The
+/// environment variables are read once, by [`Paths`], so that a flag wins
+/// over them wherever it is given.
 #[derive(Debug, Clone, Default, Args)]
-pub struct TenantArg {
-    /// The tenant file [default: <DIR>/tenant.yaml]
-    #[arg(long = "tenant", env = "FOLLOWUP_TENANT", value_name = "FILE")]
+pub struct Defs {
+    /// The definitions directory [env: FOLLOWUP_DIR] [default: followups]
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// The tenant file [env: FOLLOWUP_TENANT] [default: <DIR>/tenant.yaml]
+    #[arg(long = "tenant", value_name = "FILE")]
     pub tenant: Option<PathBuf>,
 }
 
+/// `--db` after a subcommand that reads or writes the state.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DbArg {
+    /// The state database [env: FOLLOWUP_DB] [default: followup.db]
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
+}
+
 impl Paths {
-    /// These paths with a subcommand's `--tenant` taking precedence.
-    pub fn with(&self, arg: &TenantArg) -> Paths {
+    /// These paths with a subcommand's `--dir` and `--tenant` taking
+    /// precedence.
+    pub fn with(&self, defs: &Defs) -> Paths {
         Paths {
-            tenant: arg.tenant.clone().or_else(|| self.tenant.clone()),
+            dir: defs.dir.clone().or_else(|| self.dir.clone()),
+            tenant: defs.tenant.clone().or_else(|| self.tenant.clone()),
+            db: self.db.clone(),
+        }
+    }
+
+    /// These paths with a subcommand's `--db` taking precedence.
+    pub fn with_db(&self, arg: &DbArg) -> Paths {
+        Paths {
+            db: arg.db.clone().or_else(|| self.db.clone()),
             ..self.clone()
         }
     }
@@ -113,12 +171,95 @@ pub enum Command {
     /// names with `..` or an absolute path, symbolic links, duplicate or
     /// unexpected entries, or a secret written literally.
     Import(ImportArgs),
+    /// Show what a pass would do for one follow-up, record by record; write nothing
+    ///
+    /// The same pass as `run-once --dry-run --only ID`: it polls (or reads the
+    /// first integration's response from --response), then prints per record
+    /// its reconciliation ID, what the pass would do and why, and each
+    /// delivery's targets and exact payload. Nothing is sent, run or written.
+    Preview(PreviewArgs),
+    /// Record the channel a user last chatted on, or list the users
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Print shell completions
+    Completions(CompletionsArgs),
+    /// Print the man page (roff)
+    Man,
+}
+
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    #[command(flatten)]
+    pub defs: Defs,
+    #[command(flatten)]
+    pub db: DbArg,
+    #[command(flatten)]
+    pub now: NowArg,
+    /// The follow-up's id or name
+    pub id: String,
+    /// Read the first integration's response from this JSON file instead of calling it
+    #[arg(long, value_name = "FILE")]
+    pub response: Option<PathBuf>,
+    /// Show only this record (reconciliation ID)
+    #[arg(long, value_name = "RID")]
+    pub record: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Record that USER last chatted on CHANNEL (`last_used` picks it)
+    Seen(UsersSeenArgs),
+    /// Each user's addresses and last used channel
+    List(UsersListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UsersSeenArgs {
+    #[command(flatten)]
+    pub defs: Defs,
+    #[command(flatten)]
+    pub db: DbArg,
+    /// A tenant user's id
+    pub user: String,
+    /// A channel of tenant.yaml
+    pub channel: String,
+    /// When the user chatted there (RFC 3339) [default: now]
+    #[arg(long, value_name = "TIME", value_parser = crate::clock::parse_time)]
+    pub at: Option<jiff::Timestamp>,
+    #[command(flatten)]
+    pub now: NowArg,
+}
+
+#[derive(Debug, Args)]
+pub struct UsersListArgs {
+    #[command(flatten)]
+    pub defs: Defs,
+    #[command(flatten)]
+    pub db: DbArg,
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 #[derive(Debug, Args)]
 pub struct RunOnceArgs {
     #[command(flatten)]
-    pub tenant: TenantArg,
+    pub db: DbArg,
+    #[command(flatten)]
+    pub defs: Defs,
     #[command(flatten)]
     pub now: NowArg,
     /// Poll and show what would be sent and done; send, run and write nothing
@@ -151,6 +292,8 @@ pub enum HistoryFormat {
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     #[command(flatten)]
+    pub db: DbArg,
+    #[command(flatten)]
     pub now: NowArg,
     /// Only this follow-up's events
     #[arg(long, value_name = "ID")]
@@ -171,7 +314,9 @@ pub struct HistoryArgs {
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     #[command(flatten)]
-    pub tenant: TenantArg,
+    pub db: DbArg,
+    #[command(flatten)]
+    pub defs: Defs,
     #[command(flatten)]
     pub now: NowArg,
     #[arg(long, value_enum, default_value = "table")]
@@ -181,7 +326,9 @@ pub struct StatusArgs {
 #[derive(Debug, Args)]
 pub struct ExplainArgs {
     #[command(flatten)]
-    pub tenant: TenantArg,
+    pub db: DbArg,
+    #[command(flatten)]
+    pub defs: Defs,
     #[command(flatten)]
     pub now: NowArg,
     /// The follow-up's id or name
@@ -192,6 +339,10 @@ pub struct ExplainArgs {
 
 #[derive(Debug, Args)]
 pub struct ResetArgs {
+    #[command(flatten)]
+    pub db: DbArg,
+    #[command(flatten)]
+    pub defs: Defs,
     /// The follow-up's id (its definition may be gone)
     pub id: String,
     /// Make the next poll only remember what it finds (`record_only`)
@@ -202,12 +353,15 @@ pub struct ResetArgs {
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     #[command(flatten)]
-    pub tenant: TenantArg,
-    /// Definition files or directories [default: the whole --dir, tenant included]
+    pub defs: Defs,
+    /// Definition files or directories, or - for one definition on stdin [default: the whole --dir, tenant included]
     pub paths: Vec<PathBuf>,
     /// Output format
     #[arg(long, value_enum, default_value = "text")]
     pub format: diagnostic::Format,
+    /// Fail (exit 1) on warnings too
+    #[arg(long)]
+    pub strict: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -225,7 +379,7 @@ pub enum StatusFilter {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     #[command(flatten)]
-    pub tenant: TenantArg,
+    pub defs: Defs,
     /// Only follow-ups whose id or name contains TEXT (case-insensitive)
     #[arg(long, value_name = "TEXT")]
     pub search: Option<String>,
@@ -245,7 +399,7 @@ pub enum ShowFormat {
 #[derive(Debug, Args)]
 pub struct ShowArgs {
     #[command(flatten)]
-    pub tenant: TenantArg,
+    pub defs: Defs,
     /// The follow-up's id or name
     pub id: String,
     #[arg(long, value_enum, default_value = "yaml")]
@@ -262,7 +416,7 @@ pub struct SchemaArgs {
 #[derive(Debug, Args)]
 pub struct CreateArgs {
     #[command(flatten)]
-    pub tenant: TenantArg,
+    pub defs: Defs,
     /// The follow-up's name (unique, whatever the case)
     #[arg(long, help_heading = "Name and status")]
     pub name: Option<String>,
@@ -344,7 +498,7 @@ pub struct CreateArgs {
 #[derive(Debug, Args)]
 pub struct CopyArgs {
     #[command(flatten)]
-    pub tenant: TenantArg,
+    pub defs: Defs,
     /// The follow-up to copy, by id or name
     pub source: String,
     /// The copy's name (required: names are unique, so a name is never copied)
@@ -361,7 +515,7 @@ pub struct CopyArgs {
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     #[command(flatten)]
-    pub tenant: TenantArg,
+    pub defs: Defs,
     /// Follow-ups to export, by id or name
     #[arg(value_name = "ID|NAME", required_unless_present = "all")]
     pub ids: Vec<String>,
@@ -379,7 +533,7 @@ pub struct ExportArgs {
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     #[command(flatten)]
-    pub tenant: TenantArg,
+    pub defs: Defs,
     /// The bundle, or - for stdin
     #[arg(value_name = "FILE.zip")]
     pub bundle: PathBuf,

@@ -18,6 +18,11 @@ impl NowArg {
     }
 }
 
+/// An RFC 3339 time given on the command line.
+pub fn parse_time(text: &str) -> Result<Timestamp, String> {
+    parse_now(text)
+}
+
 fn parse_now(text: &str) -> Result<Timestamp, String> {
     text.parse::<Timestamp>().map_err(|e| {
         format!("`{text}` is not an RFC 3339 time with an offset, e.g. 2026-01-05T09:00:00Z ({e})")

@@ -16,10 +16,13 @@ mod clock;
 mod commands;
 mod definition;
 mod diagnostic;
+mod did_you_mean;
 mod draft;
 mod exit;
 mod hashing;
 mod integration;
+mod last_used;
+mod log;
 mod message;
 mod metrics;
 mod naming;
@@ -45,12 +48,13 @@ fn main() -> ExitCode {
             };
         }
     };
+    log::init(cli.log.level(), cli.log.log_format);
     match commands::run(cli) {
         Ok(code) => code,
         Err(e) if exit::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let _ = std::io::stdout().flush();
-            eprintln!("error: {e:#}");
+            log::error(None, &format!("{e:#}"));
             ExitCode::from(exit::status_of(&e))
         }
     }

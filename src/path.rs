@@ -371,6 +371,27 @@ fn shorten(source: &str) -> std::borrow::Cow<'_, str> {
 /// jsonpath-rust reports a syntax error as pest's multi-line picture
 /// (` --> 1:10`, the source, a caret, `= expected selector`); a diagnostic
 /// is one line, so keep the place and what was expected.
+/// Where a JSONPath that does not parse goes wrong: the byte offset in
+/// `source` (leading blanks included), for a diagnostic at that character.
+pub fn error_offset(source: &str) -> Option<usize> {
+    let trimmed = source.trim();
+    if !trimmed.starts_with('$') || parse_simple(trimmed).is_some() {
+        return None;
+    }
+    let report = parse_json_path(trimmed).err()?.to_string();
+    let column: usize = report
+        .split_once("--> ")
+        .and_then(|(_, rest)| rest.lines().next())
+        .and_then(|place| place.split_once(':'))
+        .and_then(|(_, column)| column.trim().parse().ok())?;
+    let lead = source.len() - source.trim_start().len();
+    let offset = trimmed
+        .char_indices()
+        .nth(column.checked_sub(1)?)
+        .map_or(trimmed.len(), |(i, _)| i);
+    Some(lead + offset)
+}
+
 fn parse_error(source: &str, report: &str) -> String {
     let shown = shorten(source);
     if !source.starts_with('$') {

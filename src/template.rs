@@ -379,7 +379,7 @@ fn parse_path(cursor: &mut Cursor) -> Result<Path, (usize, String)> {
             format!(
                 "unknown scope `{scope_name}`; a path starts with one of {}{}",
                 names.join(", "),
-                crate::definition::yaml::did_you_mean(scope_name, names.iter().copied())
+                crate::did_you_mean::did_you_mean(scope_name, names.iter().copied())
             ),
         )
     })?;

@@ -138,7 +138,7 @@ fn channels_yaml(
     tenant: &str,
     channels: BTreeMap<String, crate::definition::model::Channel>,
 ) -> anyhow::Result<String> {
-    let body = serde_yaml::to_string(&ChannelsFile { channels })?;
+    let body = crate::definition::yaml::to_string(&ChannelsFile { channels })?;
     Ok(format!(
         "# The channels the follow-ups of this bundle name, as tenant `{tenant}` defines them.\n\
          # The target's tenant.yaml needs each of them under `channels:`; secrets are\n\

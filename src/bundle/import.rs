@@ -456,7 +456,7 @@ pub fn check(
     if !channels.is_empty() || !unknown_channels.is_empty() {
         missing.push_str("channels:\n");
         if !channels.is_empty() {
-            let yaml = serde_yaml::to_string(&ChannelsFile { channels })?;
+            let yaml = crate::definition::yaml::to_string(&ChannelsFile { channels })?;
             for line in yaml.lines().skip(1) {
                 let _ = writeln!(missing, "{line}");
             }

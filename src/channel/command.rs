@@ -27,6 +27,9 @@ pub struct Command {
 
 impl Command {
     pub fn new(argv: Vec<Template>, timeout: Duration, dir: PathBuf, globals: Value) -> Command {
+        // Absolute, since the program path is joined to it and the program
+        // also runs in it.
+        let dir = std::path::absolute(&dir).unwrap_or(dir);
         Command {
             argv,
             timeout,

@@ -12,7 +12,7 @@ use crate::message::Composed;
 
 mod command;
 mod console;
-mod dry_run;
+pub mod dry_run;
 mod email;
 mod file;
 mod google_chat;

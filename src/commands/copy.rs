@@ -75,10 +75,13 @@ pub fn run(paths: &Paths, args: &CopyArgs) -> anyhow::Result<ExitCode> {
     };
     let target = publish(&catalog, &tenant_file, &new, args.stdout)?;
     if !args.stdout {
-        eprintln!(
-            "copied {} to {} (`{id}`, \"{name}\"); its state in the database is not copied",
-            source.file.display(),
-            target.display()
+        crate::log::info(
+            None,
+            &format!(
+                "copied {} to {} (`{id}`, \"{name}\"); its state in the database is not copied",
+                source.file.display(),
+                target.display()
+            ),
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -83,12 +83,15 @@ pub fn run(paths: &Paths, args: &CreateArgs) -> anyhow::Result<ExitCode> {
     };
     let target = publish(&catalog, &tenant_file, &new, args.stdout)?;
     if !args.stdout {
-        eprintln!(
-            "created {} (`{}`, \"{}\", {})",
-            target.display(),
-            draft.id,
-            draft.name,
-            draft.status.as_str()
+        crate::log::info(
+            None,
+            &format!(
+                "created {} (`{}`, \"{}\", {})",
+                target.display(),
+                draft.id,
+                draft.name,
+                draft.status.as_str()
+            ),
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -6,11 +6,14 @@ use std::process::ExitCode;
 
 use crate::cli::{ExplainArgs, Paths};
 use crate::clock::format_seconds;
+use crate::definition::followup::Followup;
 use crate::definition::load::Catalog;
 use crate::definition::model::Status;
 use crate::exit;
 use crate::pass::due;
-use crate::store::{RecordState, Store};
+use crate::store::{
+    DeliveryState, EventFilter, EventKind, FollowupState, Record, RecordState, Seconds, Store,
+};
 
 pub fn run(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
     let catalog = Catalog::load(&paths.dir(), &paths.tenant())?;
@@ -107,8 +110,39 @@ pub fn run(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
-    // Why, in the order the pass decides.
-    let why = match f {
+    // Attempts of this cycle that reached nobody: their deliveries say
+    // nothing (there are none), their `recipient.unresolved` events do.
+    let unresolved = store.events(&EventFilter {
+        followup: Some(id.clone()),
+        record: Some(record.id.clone()),
+        event: Some(EventKind::RecipientUnresolved.as_str().to_owned()),
+        ..EventFilter::default()
+    })?;
+    let mut told = std::collections::BTreeSet::new();
+    for e in unresolved.iter().filter(|e| e.cycle == Some(record.cycle)) {
+        let Some(attempt) = e.attempt else { continue };
+        let delivered = deliveries.iter().any(|d| {
+            d.cycle == record.cycle && d.attempt == attempt && d.state == DeliveryState::Delivered
+        });
+        if !delivered && told.insert(attempt) {
+            writeln!(
+                out,
+                "  attempt {attempt} reached nobody: {}",
+                e.detail.as_deref().unwrap_or("no recipient resolved")
+            )?;
+        }
+    }
+
+    let why = why(f, &state, &record, now);
+    writeln!(out, "  why:       {why}")?;
+    std::io::stdout().write_all(out.as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Why a record was or was not notified, in the order the pass decides.
+pub fn why(f: Option<&Followup>, state: &FollowupState, record: &Record, now: Seconds) -> String {
+    let id = &state.id;
+    match f {
         None => "its definition is gone or invalid: nothing is sent until it is fixed".to_owned(),
         Some(f) if f.status == Status::Inactive => "the follow-up is inactive: nothing is polled or sent".to_owned(),
         Some(_) if state.identity_changed.is_some() => format!(
@@ -124,7 +158,7 @@ pub fn run(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
             RecordState::Resolved => "it left the poll and was resolved; its return opens a new cycle".to_owned(),
             RecordState::Exhausted => format!("all {} attempts were made; nothing more is sent while it stays", record.attempts),
             RecordState::Open => {
-                let next = due::next_attempt(&record, f.schedule.every);
+                let next = due::next_attempt(record, f.schedule.every);
                 let spent = record.attempts >= i64::from(f.schedule.attempts);
                 let window = f.schedule.window.as_ref();
                 let window_note = window
@@ -145,8 +179,5 @@ pub fn run(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         },
-    };
-    writeln!(out, "  why:       {why}")?;
-    std::io::stdout().write_all(out.as_bytes())?;
-    Ok(ExitCode::SUCCESS)
+    }
 }

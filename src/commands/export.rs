@@ -98,17 +98,20 @@ pub fn run(paths: &Paths, args: &ExportArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|f| f.id.as_str())
         .collect();
-    eprintln!(
-        "exported {} follow-up{} ({}) from tenant `{}` to {}",
-        ids.len(),
-        if ids.len() == 1 { "" } else { "s" },
-        ids.join(", "),
-        bundle.manifest.tenant,
-        if to_stdout {
-            "stdout".to_owned()
-        } else {
-            args.output.display().to_string()
-        }
+    crate::log::info(
+        None,
+        &format!(
+            "exported {} follow-up{} ({}) from tenant `{}` to {}",
+            ids.len(),
+            if ids.len() == 1 { "" } else { "s" },
+            ids.join(", "),
+            bundle.manifest.tenant,
+            if to_stdout {
+                "stdout".to_owned()
+            } else {
+                args.output.display().to_string()
+            }
+        ),
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::cli::{HistoryArgs, HistoryFormat, Paths};
-use crate::commands::table::Table;
+use crate::cli::{HistoryArgs, HistoryFormat, Paths, TableFormat};
+use crate::commands::table::{self, Table};
 use crate::exit;
 use crate::store::{Event, EventFilter, EventKind, Store};
 
@@ -49,7 +49,7 @@ pub fn run(paths: &Paths, args: &HistoryArgs) -> anyhow::Result<ExitCode> {
             return Err(exit::usage(format!(
                 "unknown event `{event}`; events are {}{}",
                 names.join(", "),
-                crate::definition::yaml::did_you_mean(event, names.iter().copied())
+                crate::did_you_mean::did_you_mean(event, names.iter().copied())
             )));
         }
     }
@@ -62,19 +62,16 @@ pub fn run(paths: &Paths, args: &HistoryArgs) -> anyhow::Result<ExitCode> {
         record: args.record.clone(),
         event: args.event.clone(),
         since,
+        ..EventFilter::default()
     };
     let events = match Store::open_read_only(&paths.db())? {
         Some(store) => store.events(&filter)?,
         None => Vec::new(),
     };
     let rows: Vec<Row> = events.iter().map(Row::from).collect();
-    let mut out = std::io::stdout().lock();
     match args.format {
-        HistoryFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &rows)?;
-            writeln!(out)?;
-        }
         HistoryFormat::Csv => {
+            let mut out = std::io::stdout().lock();
             writeln!(
                 out,
                 "at,event,followup,record,cycle,attempt,recipient,channel,detail"
@@ -95,34 +92,40 @@ pub fn run(paths: &Paths, args: &HistoryArgs) -> anyhow::Result<ExitCode> {
                 writeln!(out, "{}", line.join(","))?;
             }
         }
-        HistoryFormat::Table => {
-            let mut table = Table::new([
-                "AT",
-                "EVENT",
-                "FOLLOWUP",
-                "RECORD",
-                "CYCLE",
-                "ATTEMPT",
-                "RECIPIENT",
-                "CHANNEL",
-                "DETAIL",
-            ]);
-            let opt = |v: Option<&str>| v.unwrap_or("-").to_owned();
-            let num = |v: Option<i64>| v.map_or("-".to_owned(), |n| n.to_string());
-            for r in &rows {
-                table.row([
-                    r.at.clone(),
-                    r.event.to_owned(),
-                    opt(r.followup),
-                    opt(r.record),
-                    num(r.cycle),
-                    num(r.attempt),
-                    opt(r.recipient),
-                    opt(r.channel),
-                    opt(r.detail),
+        HistoryFormat::Json | HistoryFormat::Table => {
+            let format = match args.format {
+                HistoryFormat::Json => TableFormat::Json,
+                _ => TableFormat::Table,
+            };
+            table::print(format, &rows, || {
+                let mut table = Table::new([
+                    "AT",
+                    "EVENT",
+                    "FOLLOWUP",
+                    "RECORD",
+                    "CYCLE",
+                    "ATTEMPT",
+                    "RECIPIENT",
+                    "CHANNEL",
+                    "DETAIL",
                 ]);
-            }
-            out.write_all(table.render().as_bytes())?;
+                let opt = |v: Option<&str>| v.unwrap_or("-").to_owned();
+                let num = |v: Option<i64>| v.map_or("-".to_owned(), |n| n.to_string());
+                for r in &rows {
+                    table.row([
+                        r.at.clone(),
+                        r.event.to_owned(),
+                        opt(r.followup),
+                        opt(r.record),
+                        num(r.cycle),
+                        num(r.attempt),
+                        opt(r.recipient),
+                        opt(r.channel),
+                        opt(r.detail),
+                    ]);
+                }
+                table
+            })?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -58,18 +58,21 @@ pub fn run(paths: &Paths, args: &ImportArgs) -> anyhow::Result<ExitCode> {
 
     if args.dry_run {
         report(&steps, true);
-        eprintln!("dry run: nothing written");
+        crate::log::info(None, "dry run: nothing written");
         return Ok(ExitCode::SUCCESS);
     }
     import::apply(&steps).with_context(|| format!("cannot import {shown} (nothing written)"))?;
     report(&steps, false);
     let written = steps.iter().filter(|s| s.target.is_some()).count();
-    eprintln!(
-        "imported {written} of {} follow-up{} from {shown} (tenant `{}`, exported {})",
-        steps.len(),
-        if steps.len() == 1 { "" } else { "s" },
-        opened.manifest.tenant,
-        opened.manifest.exported_at
+    crate::log::info(
+        None,
+        &format!(
+            "imported {written} of {} follow-up{} from {shown} (tenant `{}`, exported {})",
+            steps.len(),
+            if steps.len() == 1 { "" } else { "s" },
+            opened.manifest.tenant,
+            opened.manifest.exported_at
+        ),
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -103,13 +106,14 @@ fn report(steps: &[Step], dry_run: bool) {
             (Action::Rename { .. }, true) => "would rename",
         };
         let what = format!("`{}` (\"{}\")", step.id, step.name);
-        match (&step.action, &step.target) {
-            (Action::Skip { reason }, _) => eprintln!("{verb} {what}: {reason}"),
+        let line = match (&step.action, &step.target) {
+            (Action::Skip { reason }, _) => format!("{verb} {what}: {reason}"),
             (Action::Rename { id, name }, Some(target)) => {
-                eprintln!("{verb} {what} to `{id}` (\"{name}\"): {}", target.display())
+                format!("{verb} {what} to `{id}` (\"{name}\"): {}", target.display())
             }
-            (_, Some(target)) => eprintln!("{verb} {what}: {}", target.display()),
-            (_, None) => eprintln!("{verb} {what}"),
-        }
+            (_, Some(target)) => format!("{verb} {what}: {}", target.display()),
+            (_, None) => format!("{verb} {what}"),
+        };
+        crate::log::info(None, &line);
     }
 }

@@ -1,12 +1,11 @@
 //! `followup list [--search TEXT] [--status S] [--format table|json]`
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::cli::{ListArgs, Paths, StatusFilter, TableFormat};
-use crate::commands::table::Table;
+use crate::cli::{ListArgs, Paths, StatusFilter};
+use crate::commands::table::{self, Table};
 use crate::definition::load::Catalog;
 use crate::definition::model::Status;
 
@@ -27,9 +26,12 @@ pub fn run(paths: &Paths, args: &ListArgs) -> anyhow::Result<ExitCode> {
     let mut rows = Vec::new();
     for entry in &catalog.entries {
         let Some(raw) = &entry.raw else {
-            eprintln!(
-                "warning: {} does not parse; run `followup validate`",
-                entry.file.display()
+            crate::log::warn(
+                None,
+                &format!(
+                    "{} does not parse; run `followup validate`",
+                    entry.file.display()
+                ),
             );
             continue;
         };
@@ -56,30 +58,23 @@ pub fn run(paths: &Paths, args: &ListArgs) -> anyhow::Result<ExitCode> {
             });
         }
     }
-    let mut out = std::io::stdout().lock();
-    match args.format {
-        TableFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &rows)?;
-            writeln!(out)?;
+    table::print(args.format, &rows, || {
+        let mut table = Table::new(["ID", "NAME", "STATUS", "POLLING", "CHANNEL"]);
+        for r in &rows {
+            let status = if r.valid {
+                r.status.to_owned()
+            } else {
+                format!("{} (invalid)", r.status)
+            };
+            table.row([
+                r.id.clone(),
+                r.name.clone(),
+                status,
+                r.polling.clone(),
+                r.channel.clone(),
+            ]);
         }
-        TableFormat::Table => {
-            let mut table = Table::new(["ID", "NAME", "STATUS", "POLLING", "CHANNEL"]);
-            for r in &rows {
-                let status = if r.valid {
-                    r.status.to_owned()
-                } else {
-                    format!("{} (invalid)", r.status)
-                };
-                table.row([
-                    r.id.clone(),
-                    r.name.clone(),
-                    status,
-                    r.polling.clone(),
-                    r.channel.clone(),
-                ]);
-            }
-            out.write_all(table.render().as_bytes())?;
-        }
-    }
+        table
+    })?;
     Ok(ExitCode::SUCCESS)
 }

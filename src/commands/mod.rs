@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, UsersCommand};
 use crate::definition::load::Catalog;
 use crate::exit;
 
@@ -11,9 +11,11 @@ mod copy;
 mod create;
 mod explain;
 mod export;
+mod generate;
 mod history;
 mod import;
 mod list;
+mod preview;
 mod publish;
 mod reset;
 mod run_once;
@@ -21,24 +23,34 @@ mod schema;
 mod show;
 mod status;
 mod table;
+mod users;
 mod validate;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let paths = cli.paths;
     match cli.command {
-        Command::Validate(args) => validate::run(&paths.with(&args.tenant), &args),
-        Command::List(args) => list::run(&paths.with(&args.tenant), &args),
-        Command::Show(args) => show::run(&paths.with(&args.tenant), &args),
+        Command::Validate(args) => validate::run(&paths.with(&args.defs), &args),
+        Command::List(args) => list::run(&paths.with(&args.defs), &args),
+        Command::Show(args) => show::run(&paths.with(&args.defs), &args),
         Command::Schema(args) => schema::run(&args),
-        Command::RunOnce(args) => run_once::run(&paths.with(&args.tenant), &args),
-        Command::History(args) => history::run(&paths, &args),
-        Command::Status(args) => status::run(&paths.with(&args.tenant), &args),
-        Command::Explain(args) => explain::run(&paths.with(&args.tenant), &args),
-        Command::Reset(args) => reset::run(&paths, &args),
-        Command::Create(args) => create::run(&paths.with(&args.tenant), &args),
-        Command::Copy(args) => copy::run(&paths.with(&args.tenant), &args),
-        Command::Export(args) => export::run(&paths.with(&args.tenant), &args),
-        Command::Import(args) => import::run(&paths.with(&args.tenant), &args),
+        Command::RunOnce(args) => run_once::run(&paths.with(&args.defs).with_db(&args.db), &args),
+        Command::History(args) => history::run(&paths.with_db(&args.db), &args),
+        Command::Status(args) => status::run(&paths.with(&args.defs).with_db(&args.db), &args),
+        Command::Explain(args) => explain::run(&paths.with(&args.defs).with_db(&args.db), &args),
+        Command::Reset(args) => reset::run(&paths.with(&args.defs).with_db(&args.db), &args),
+        Command::Create(args) => create::run(&paths.with(&args.defs), &args),
+        Command::Copy(args) => copy::run(&paths.with(&args.defs), &args),
+        Command::Export(args) => export::run(&paths.with(&args.defs), &args),
+        Command::Import(args) => import::run(&paths.with(&args.defs), &args),
+        Command::Preview(args) => preview::run(&paths.with(&args.defs).with_db(&args.db), &args),
+        Command::Users(UsersCommand::Seen(args)) => {
+            users::seen(&paths.with(&args.defs).with_db(&args.db), &args)
+        }
+        Command::Users(UsersCommand::List(args)) => {
+            users::list(&paths.with(&args.defs).with_db(&args.db), &args)
+        }
+        Command::Completions(args) => generate::completions(args.shell),
+        Command::Man => generate::man(),
     }
 }
 
@@ -48,6 +60,6 @@ pub fn unknown_followup(catalog: &Catalog, key: &str) -> anyhow::Error {
     exit::usage(format!(
         "no follow-up has the id or name `{key}` in {}{}",
         catalog.dir.display(),
-        crate::definition::yaml::did_you_mean(key, ids.iter().map(String::as_str))
+        crate::did_you_mean::did_you_mean(key, ids.iter().map(String::as_str))
     ))
 }

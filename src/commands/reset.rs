@@ -30,14 +30,17 @@ pub fn run(paths: &Paths, args: &ResetArgs) -> anyhow::Result<ExitCode> {
     let store = Store::open(&db)?;
     store.atomically(|s| s.reset(&args.id, args.baseline))?;
     store.checkpoint()?;
-    eprintln!(
-        "forgot the state of `{}`{}",
-        args.id,
-        if args.baseline {
-            "; its next poll only remembers what it finds"
-        } else {
-            ""
-        }
+    crate::log::info(
+        None,
+        &format!(
+            "forgot the state of `{}`{}",
+            args.id,
+            if args.baseline {
+                "; its next poll only remembers what it finds"
+            } else {
+                ""
+            }
+        ),
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -23,12 +23,12 @@ pub fn run(paths: &Paths, args: &ShowArgs) -> anyhow::Result<ExitCode> {
         ));
     };
     let text = match args.format {
-        ShowFormat::Yaml => serde_yaml::to_string(raw)?,
+        ShowFormat::Yaml => crate::definition::yaml::to_string(raw)?,
         ShowFormat::Json => serde_json::to_string_pretty(raw)? + "\n",
     };
     std::io::stdout().write_all(text.as_bytes())?;
     for d in catalog.diagnostics.iter().filter(|d| d.file == entry.file) {
-        eprintln!("{d}");
+        crate::log::diagnostic(d);
     }
     Ok(ExitCode::SUCCESS)
 }

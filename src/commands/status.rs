@@ -2,14 +2,13 @@
 //! by state and what is due next; state left by deleted follow-ups too.
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::cli::{Paths, StatusArgs, TableFormat};
+use crate::cli::{Paths, StatusArgs};
 use crate::clock::format_seconds;
-use crate::commands::table::Table;
+use crate::commands::table::{self, Table};
 use crate::definition::load::Catalog;
 use crate::definition::model::Status;
 use crate::pass::due;
@@ -21,6 +20,9 @@ struct Row {
     status: String,
     last_poll: Option<String>,
     outcome: String,
+    /// Why the last poll failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
     open: i64,
     exhausted: i64,
     resolved: i64,
@@ -103,40 +105,33 @@ pub fn run(paths: &Paths, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         fill(&mut row, Some(state), store.as_ref(), id)?;
         rows.push(row);
     }
-    let mut out = std::io::stdout().lock();
-    match args.format {
-        TableFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &rows)?;
-            writeln!(out)?;
-        }
-        TableFormat::Table => {
-            let mut table = Table::new([
-                "FOLLOWUP",
-                "STATUS",
-                "LAST POLL",
-                "OUTCOME",
-                "OPEN",
-                "EXHAUSTED",
-                "RESOLVED",
-                "NEXT POLL",
-                "NEXT ATTEMPT",
+    table::print(args.format, &rows, || {
+        let mut table = Table::new([
+            "FOLLOWUP",
+            "STATUS",
+            "LAST POLL",
+            "OUTCOME",
+            "OPEN",
+            "EXHAUSTED",
+            "RESOLVED",
+            "NEXT POLL",
+            "NEXT ATTEMPT",
+        ]);
+        for r in &rows {
+            table.row([
+                r.followup.clone(),
+                r.status.clone(),
+                r.last_poll.clone().unwrap_or_else(|| "never".into()),
+                r.outcome.clone(),
+                r.open.to_string(),
+                r.exhausted.to_string(),
+                r.resolved.to_string(),
+                r.next_poll.clone().unwrap_or_else(|| "-".into()),
+                r.next_attempt.clone().unwrap_or_else(|| "-".into()),
             ]);
-            for r in &rows {
-                table.row([
-                    r.followup.clone(),
-                    r.status.clone(),
-                    r.last_poll.clone().unwrap_or_else(|| "never".into()),
-                    r.outcome.clone(),
-                    r.open.to_string(),
-                    r.exhausted.to_string(),
-                    r.resolved.to_string(),
-                    r.next_poll.clone().unwrap_or_else(|| "-".into()),
-                    r.next_attempt.clone().unwrap_or_else(|| "-".into()),
-                ]);
-            }
-            out.write_all(table.render().as_bytes())?;
         }
-    }
+        table
+    })?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -151,10 +146,12 @@ fn fill(
         row.outcome = match (&s.identity_changed, s.last_poll_ok) {
             (Some(_), _) => "identity changed: reset needed".to_owned(),
             (None, Some(true)) => "succeeded".to_owned(),
-            (None, Some(false)) => format!(
-                "failed: {}",
-                s.last_poll_detail.as_deref().unwrap_or_default()
-            ),
+            (None, Some(false)) => {
+                // The table's column holds the outcome; why is in the JSON
+                // (`detail`), in `explain` and in `history`.
+                row.detail = s.last_poll_detail.clone();
+                "failed".to_owned()
+            }
             (None, None) => "-".to_owned(),
         };
     } else {

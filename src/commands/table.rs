@@ -42,3 +42,21 @@ impl Table {
         out
     }
 }
+
+/// A command's rows on stdout: pretty JSON, or the table `table` builds.
+pub fn print<R: serde::Serialize>(
+    format: crate::cli::TableFormat,
+    rows: &[R],
+    table: impl FnOnce() -> Table,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match format {
+        crate::cli::TableFormat::Json => {
+            serde_json::to_writer_pretty(&mut out, rows)?;
+            writeln!(out)?;
+        }
+        crate::cli::TableFormat::Table => out.write_all(table().render().as_bytes())?,
+    }
+    Ok(())
+}

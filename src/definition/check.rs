@@ -78,6 +78,26 @@ impl<'n> At<'n> {
         self.node.mark
     }
 
+    /// The place of the byte `offset` inside this string value, when the
+    /// scalar is on one line and its text is its source (plain, or quoted
+    /// without an escape or quote before the offset); else the value's.
+    pub fn mark_within(self, offset: usize) -> Mark {
+        let Value::Str { text, plain } = &self.node.value else {
+            return self.node.mark;
+        };
+        let Some(before) = text.get(..offset) else {
+            return self.node.mark;
+        };
+        if text.contains('\n') || (!plain && before.contains(['\\', '\'', '"'])) {
+            return self.node.mark;
+        }
+        let quote = usize::from(!plain);
+        Mark {
+            line: self.node.mark.line,
+            column: self.node.mark.column + quote + before.chars().count(),
+        }
+    }
+
     /// The key's place for errors about a key, else the value's.
     pub fn key_mark(self) -> Mark {
         self.key_mark.unwrap_or(self.node.mark)
@@ -120,8 +140,20 @@ pub struct GlobalUse {
     pub mark: Mark,
 }
 
+/// The `local.*` names of one definition: those a template may read where
+/// it stands (defined by an earlier step), and every name the definition
+/// defines with the step that does, for the message.
+#[derive(Debug, Clone, Default)]
+pub struct LocalNames {
+    pub before: std::collections::BTreeSet<String>,
+    pub defined: std::collections::BTreeMap<String, String>,
+}
+
 pub struct Checker<'a> {
     pub file: &'a Path,
+    /// Set while a definition is checked: reading a `local.*` that no
+    /// earlier step defines is an error (it would fail every delivery).
+    pub locals: Option<LocalNames>,
     /// The directory relative paths resolve against.
     pub dir: PathBuf,
     pub diagnostics: Vec<Diagnostic>,
@@ -140,6 +172,7 @@ impl<'a> Checker<'a> {
             dir: file.parent().map(Path::to_path_buf).unwrap_or_default(),
             diagnostics: Vec::new(),
             globals_read: Vec::new(),
+            locals: None,
             hints_left: HINTS_PER_FILE,
         }
     }
@@ -157,7 +190,7 @@ impl<'a> Checker<'a> {
             return String::new();
         }
         self.hints_left -= 1;
-        crate::definition::yaml::did_you_mean(word, candidates)
+        crate::did_you_mean::did_you_mean(word, candidates)
     }
 
     pub fn error(&mut self, at: At, code: &'static str, message: impl Into<String>) {
@@ -181,8 +214,15 @@ impl<'a> Checker<'a> {
 
     pub fn json_path(&mut self, at: At, source: &str) -> Option<JsonPath> {
         JsonPath::parse(source)
-            .map_err(|e| self.error(at, "jsonpath", e))
+            .map_err(|e| self.jsonpath_error(at, source, e))
             .ok()
+    }
+
+    /// A JSONPath that does not parse, reported at the offending character.
+    pub fn jsonpath_error(&mut self, at: At, source: &str, message: String) {
+        let mark = crate::path::error_offset(source).map_or(at.mark(), |o| at.mark_within(o));
+        self.diagnostics
+            .push(Diagnostic::error(self.file, mark, "jsonpath", message));
     }
 
     pub fn duration(&mut self, at: At, text: &str) -> Option<Duration> {
@@ -212,17 +252,39 @@ impl<'a> Checker<'a> {
     pub fn template(&mut self, at: At, source: &str, allowed: Allowed) -> Option<Template> {
         let template = match Template::parse(source) {
             Ok(t) => t,
-            Err(e) => {
-                self.error(
-                    at,
-                    "template",
-                    format!("bad template: {e} (in `{}`)", excerpt(source, e.offset)),
-                );
+            Err(first) => {
+                // Every bad insert of the string, not only the first: the
+                // rest is read again from the next `@{` after each error.
+                let mut errors = vec![first];
+                while let Some(next) = errors
+                    .last()
+                    .and_then(|e| source[e.offset..].find("@{").map(|i| e.offset + i))
+                {
+                    match Template::parse(&source[next..]) {
+                        Ok(_) => break,
+                        Err(e) => errors.push(crate::template::ParseError {
+                            offset: next + e.offset,
+                            ..e
+                        }),
+                    }
+                }
+                for e in errors {
+                    // At the `@{` of the bad insert.
+                    let start = source.get(..e.offset).and_then(|b| b.rfind("@{"));
+                    self.diagnostics.push(Diagnostic::error(
+                        self.file,
+                        start.map_or(at.mark(), |o| at.mark_within(o)),
+                        "template",
+                        format!("bad template: {e} (in `{}`)", excerpt(source, e.offset)),
+                    ));
+                }
                 return None;
             }
         };
         let mut ok = true;
-        for insert in template.inserts() {
+        // Each `@{` of the source starts the next insert, in order.
+        let starts: Vec<usize> = source.match_indices("@{").map(|(i, _)| i).collect();
+        for (k, insert) in template.inserts().enumerate() {
             let path = &insert.path;
             let name = path.name().unwrap_or_default();
             let problem = if path.scope == Scope::Env && !allowed.env {
@@ -254,7 +316,7 @@ impl<'a> Checker<'a> {
                             .map(|n| format!("followup.{n}"))
                             .collect::<Vec<_>>()
                             .join(", "),
-                        crate::definition::yaml::closest(name, allowed.followup.iter().copied())
+                        crate::did_you_mean::closest(name, allowed.followup.iter().copied())
                             .map(|c| format!("; did you mean `followup.{c}`?"))
                             .unwrap_or_default()
                     )),
@@ -270,11 +332,20 @@ impl<'a> Checker<'a> {
                         "`@{{{}}}`: an environment variable is one name (`env.NAME`)",
                         path.text
                     )),
+                    Scope::Local if insert.fallback.is_none() => {
+                        self.undefined_local(name, &path.text, allowed)
+                    }
                     _ => None,
                 }
             };
             if let Some(message) = problem {
-                self.error(at, "template-scope", message);
+                let mark = starts.get(k).map_or(at.mark(), |&o| at.mark_within(o));
+                self.diagnostics.push(Diagnostic::error(
+                    self.file,
+                    mark,
+                    "template-scope",
+                    message,
+                ));
                 ok = false;
             }
             if path.scope == Scope::Global && insert.fallback.is_none() {
@@ -285,6 +356,28 @@ impl<'a> Checker<'a> {
             }
         }
         ok.then_some(template)
+    }
+}
+
+impl Checker<'_> {
+    /// Why `local.NAME` cannot be read here, if it cannot.
+    fn undefined_local(&self, name: &str, text: &str, allowed: Allowed) -> Option<String> {
+        let locals = self.locals.as_ref()?;
+        if locals.before.contains(name) {
+            return None;
+        }
+        Some(match locals.defined.get(name) {
+            Some(step) => format!(
+                "`@{{{text}}}`: `local.{name}` is defined by {step}, which runs later than {}; give a fallback (`@{{local.{name} ?? \"...\"}}`) or define it earlier",
+                allowed.place
+            ),
+            None => format!(
+                "`@{{{text}}}`: nothing defines `local.{name}`: define it in an integration's or the lookup's `attributes`, or with a `set` before it is read{}",
+                crate::did_you_mean::closest(name, locals.before.iter().map(String::as_str))
+                    .map(|c| format!("; did you mean `local.{c}`?"))
+                    .unwrap_or_default()
+            ),
+        })
     }
 }
 

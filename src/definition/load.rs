@@ -121,6 +121,9 @@ impl Catalog {
         };
         catalog.check_across(&globals_read, &globals_set);
         diagnostic::sort(&mut catalog.diagnostics);
+        // The tenant's own errors first: a typo there (`chanels`) explains
+        // the errors it causes in every definition, which follow.
+        catalog.diagnostics.sort_by_key(|d| d.file != tenant_file);
         Ok(catalog)
     }
 

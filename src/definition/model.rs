@@ -60,15 +60,17 @@ impl Status {
 #[serde(deny_unknown_fields)]
 pub struct Polling {
     /// Polling frequency: 10m .. 5d; humantime (`30m`, `1h 30m`) or minutes.
-    #[schemars(schema_with = "duration_schema")]
+    #[schemars(schema_with = "frequency_schema")]
     pub every: String,
     #[serde(default)]
     pub first_poll: FirstPoll,
     /// Successful polls without a record before it is resolved (1..10).
     #[serde(default = "default_resolve_after")]
+    #[schemars(range(min = 1, max = 10))]
     pub resolve_after: u32,
     /// More records in one poll fail the poll.
     #[serde(default = "default_max_records")]
+    #[schemars(range(min = 1))]
     pub max_records: u64,
 }
 
@@ -291,6 +293,7 @@ pub struct Paginate {
     pub body_path: Option<String>,
     /// A next page beyond this fails the poll (default 100).
     #[serde(default = "default_max_pages")]
+    #[schemars(range(min = 1))]
     pub max_pages: u32,
 }
 
@@ -409,6 +412,7 @@ pub struct Lookup {
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rung {
+    #[schemars(range(min = 1, max = 10))]
     pub from_attempt: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<OneOrMany>,
@@ -500,13 +504,15 @@ pub struct Digest {
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
     /// Notification frequency: 10m .. 5d; humantime (`1d`) or minutes.
-    #[schemars(schema_with = "duration_schema")]
+    #[schemars(schema_with = "frequency_schema")]
     pub every: String,
     /// Total sends, the first included (1..10).
+    #[schemars(range(min = 1, max = 10))]
     pub attempts: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<Window>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub max_sends_per_pass: Option<u32>,
 }
 
@@ -676,12 +682,28 @@ pub struct Group {
 // ---------------------------------------------------------------------------
 // Schemas of values written as text or as a number.
 
+/// Humantime text as `validate` reads it (`units::parse_duration`): numbers
+/// each followed by one of humantime's units, so that `1 fortnight` fails
+/// in the editor as it fails `validate`.
+const DURATION_PATTERN: &str = "^\\s*\\d+\\s*(nanos|nsec|ns|usec|us|micros|millis|msec|ms|seconds|second|secs|sec|s|minutes|minute|mins|min|m|hours|hour|hrs|hr|h|days|day|d|weeks|week|wks|wk|w|months|month|M|years|year|yrs|yr|y)(\\s*\\d+\\s*(nanos|nsec|ns|usec|us|micros|millis|msec|ms|seconds|second|secs|sec|s|minutes|minute|mins|min|m|hours|hour|hrs|hr|h|days|day|d|weeks|week|wks|wk|w|months|month|M|years|year|yrs|yr|y))*\\s*$";
+
 fn duration_schema(_: &mut SchemaGenerator) -> Schema {
     json_schema!({
-        "description": "A duration: humantime text (`30m`, `1h 30m`, `5d`) or a whole number of minutes.",
+        "description": "A duration in humantime text (`10s`, `4m`, `1h 30m`).",
+        "type": "string",
+        "pattern": DURATION_PATTERN
+    })
+}
+
+/// A frequency: 10m .. 5d (7200 minutes), humantime text or a whole number
+/// of minutes. The range of a text is `validate`'s to check.
+fn frequency_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "description": "A frequency, 10m .. 5d: humantime text (`30m`, `1h 30m`, `5d`) or a whole number of minutes (10 .. 7200).",
         "anyOf": [
-            { "type": "string", "pattern": "^\\s*\\d+\\s*[a-zA-Z]*(\\s*\\d+\\s*[a-zA-Z]*)*\\s*$" },
-            { "type": "integer", "minimum": 0 }
+            { "type": "string", "pattern": DURATION_PATTERN },
+            { "type": "string", "pattern": "^\\s*\\d+\\s*$" },
+            { "type": "integer", "minimum": 10, "maximum": 7200 }
         ]
     })
 }

@@ -4,15 +4,17 @@
 //! Rules that need other files (unique names, `global.*` names set by other
 //! follow-ups) live in `load`; the tenant's own rules in `tenant`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::definition::check::{Allowed, At, Checker, FOLLOWUP_ALL, FOLLOWUP_STATIC};
+use crate::definition::check::{Allowed, At, Checker, FOLLOWUP_ALL, FOLLOWUP_STATIC, LocalNames};
 use crate::definition::followup::*;
 use crate::definition::model::{self, Definition};
-use crate::definition::yaml::{Node, did_you_mean};
+use crate::definition::yaml::Node;
+use crate::did_you_mean::did_you_mean;
 use crate::path::{JsonPath, LoopPath};
 use crate::template::{Scope, Template};
 use crate::tenant::{Tenant, is_name};
@@ -109,6 +111,29 @@ struct Rules<'c, 'a, 't> {
 
 impl Rules<'_, '_, '_> {
     fn definition(&mut self, raw: &Definition, root: At) -> Option<Followup> {
+        self.c.locals = Some(LocalNames {
+            defined: defined_locals(raw),
+            ..LocalNames::default()
+        });
+        let followup = self.definition_checked(raw, root);
+        self.c.locals = None;
+        followup
+    }
+
+    /// Sets the `local.*` names a template may read from here on.
+    fn locals_before(&mut self, names: impl IntoIterator<Item = String>) {
+        if let Some(l) = &mut self.c.locals {
+            l.before = names.into_iter().collect();
+        }
+    }
+
+    fn locals_add(&mut self, names: impl IntoIterator<Item = String>) {
+        if let Some(l) = &mut self.c.locals {
+            l.before.extend(names);
+        }
+    }
+
+    fn definition_checked(&mut self, raw: &Definition, root: At) -> Option<Followup> {
         self.id(raw, root);
         if raw.name.trim().is_empty() {
             self.c
@@ -136,6 +161,22 @@ impl Rules<'_, '_, '_> {
         let attempts = (1..=MAX_ATTEMPTS)
             .contains(&raw.schedule.attempts)
             .then_some(raw.schedule.attempts);
+        // Extraction attributes live for the pass; the lookup's for the
+        // record: both are there for the recipients, the message and the
+        // actions. Each action list adds what its earlier actions set.
+        let extracted: Vec<String> = raw
+            .extraction
+            .integrations
+            .iter()
+            .flat_map(|i| local_keys(&i.attributes))
+            .collect();
+        let looked_up = raw
+            .recipients
+            .lookup
+            .iter()
+            .flat_map(|l| local_keys(&l.attributes));
+        let base: Vec<String> = extracted.into_iter().chain(looked_up).collect();
+        self.locals_before(base);
         let recipients = self.recipients(&raw.recipients, root.key("recipients"), attempts);
         let message = self.message(&raw.message, root.key("message"));
         let after_each_attempt =
@@ -231,6 +272,12 @@ impl Rules<'_, '_, '_> {
             .iter()
             .enumerate()
             .map(|(i, integration)| {
+                // An integration reads what the earlier ones define.
+                self.locals_before(
+                    raw.integrations[..i]
+                        .iter()
+                        .flat_map(|earlier| local_keys(&earlier.attributes)),
+                );
                 self.integration(
                     integration,
                     at.key("integrations").index(i),
@@ -241,7 +288,7 @@ impl Rules<'_, '_, '_> {
             })
             .collect();
         let loop_path = LoopPath::parse(&raw.loop_)
-            .map_err(|e| self.c.error(at.key("loop"), "jsonpath", e))
+            .map_err(|e| self.c.jsonpath_error(at.key("loop"), &raw.loop_, e))
             .ok();
         let reconciliation_id = self
             .c
@@ -1036,11 +1083,20 @@ impl Rules<'_, '_, '_> {
     }
 
     fn actions(&mut self, raw: &[model::Action], at: At) -> Option<Vec<Action>> {
+        let before = self.c.locals.as_ref().map(|l| l.before.clone());
         let actions: Vec<Option<Action>> = raw
             .iter()
             .enumerate()
-            .map(|(i, action)| self.action(action, at.index(i)))
+            .map(|(i, action)| {
+                let checked = self.action(action, at.index(i));
+                // What an action sets, the next ones read.
+                self.locals_add(action_locals(action));
+                checked
+            })
             .collect();
+        if let (Some(l), Some(before)) = (&mut self.c.locals, before) {
+            l.before = before;
+        }
         actions.into_iter().collect()
     }
 
@@ -1108,6 +1164,55 @@ impl Rules<'_, '_, '_> {
             }
         }
     }
+}
+
+/// The `local.*` names (without `local.`) of an `attributes` mapping.
+fn local_keys(attributes: &BTreeMap<String, String>) -> impl Iterator<Item = String> + '_ {
+    attributes
+        .keys()
+        .filter_map(|k| k.strip_prefix("local.").map(str::to_owned))
+}
+
+/// The `local.*` names an action defines.
+fn action_locals(action: &model::Action) -> Vec<String> {
+    let set = action.set.iter().flat_map(local_keys);
+    let integration = action
+        .integration
+        .iter()
+        .flat_map(|i| local_keys(&i.attributes));
+    set.chain(integration).collect()
+}
+
+/// Every `local.*` name a definition defines, with the step that does.
+fn defined_locals(raw: &Definition) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (i, integration) in raw.extraction.integrations.iter().enumerate() {
+        let id = integration
+            .id
+            .clone()
+            .unwrap_or_else(|| format!("#{}", i + 1));
+        for name in local_keys(&integration.attributes) {
+            out.entry(name)
+                .or_insert_with(|| format!("extraction integration `{id}`"));
+        }
+    }
+    if let Some(lookup) = &raw.recipients.lookup {
+        for name in local_keys(&lookup.attributes) {
+            out.entry(name).or_insert_with(|| "the lookup".to_owned());
+        }
+    }
+    for (list, actions) in [
+        ("after_each_attempt", &raw.after_each_attempt),
+        ("after_all_attempts", &raw.after_all_attempts),
+        ("on_resolved", &raw.on_resolved),
+    ] {
+        for (i, action) in actions.iter().enumerate() {
+            for name in action_locals(action) {
+                out.entry(name).or_insert_with(|| format!("`{list}[{i}]`"));
+            }
+        }
+    }
+    out
 }
 
 // The rules below are also asked one answer at a time by `create`'s

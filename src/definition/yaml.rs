@@ -10,6 +10,9 @@
 //! levels deep and [`MAX_NODES`] nodes after alias expansion, so neither a
 //! huge file, deep nesting nor an alias bomb can exhaust memory or the stack.
 //! Scalars resolve with the YAML 1.2 core schema (`yes` is a string).
+//!
+//! Writing YAML (`show`, the channels of a bundle) goes through here too
+//! ([`to_string`]), with serde_yaml: the rest of the code names no YAML crate.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
@@ -18,6 +21,8 @@ use std::fmt;
 use serde::de::{self, DeserializeOwned, IntoDeserializer, Visitor};
 use yaml_rust2::parser::{Event, Parser};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
+
+use crate::did_you_mean::did_you_mean;
 
 /// The largest YAML file accepted. Definitions are a few KiB; a larger file is
 /// a mistake (a data dump saved under the wrong name), not a definition.
@@ -175,6 +180,11 @@ pub fn parse(text: &str) -> Result<Node, YamlError> {
         ));
     }
     Builder::default().run(text)
+}
+
+/// A value written as YAML.
+pub fn to_string<T: serde::Serialize>(value: &T) -> anyhow::Result<String> {
+    Ok(serde_yaml::to_string(value)?)
 }
 
 /// The line and column of a byte offset.
@@ -747,41 +757,6 @@ fn one_of(expected: &[&str]) -> String {
     }
 }
 
-/// `; did you mean `every`?` when a candidate is close enough to be a typo.
-pub fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    match closest(word, candidates) {
-        Some(c) => format!("; did you mean `{c}`?"),
-        None => String::new(),
-    }
-}
-
-/// The candidate close enough to `word` to be what was meant, if any.
-pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(1))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-/// Levenshtein distance, case-insensitive.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.to_lowercase().chars().collect();
-    let b: Vec<char> = b.to_lowercase().chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.iter().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = diagonal + usize::from(ca != cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitute.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
-}
-
 struct NodeDe<'a> {
     node: &'a Node,
     path: &'a Path<'a>,
@@ -1275,14 +1250,5 @@ mod tests {
             replace_top_level("name: &n x\n", &[("name", "y")]).unwrap(),
             "name: &n y\n"
         );
-    }
-
-    #[test]
-    fn hints_only_for_close_words() {
-        assert_eq!(
-            did_you_mean("evry", ["every", "attempts"]),
-            "; did you mean `every`?"
-        );
-        assert_eq!(did_you_mean("colour", ["every", "attempts"]), "");
     }
 }

@@ -3,8 +3,6 @@
 //! response may define `local.*`). A failed action is an event, never a
 //! crash; the next action in the list still runs.
 
-use std::io::Write;
-
 use serde_json::{Map, Value, json};
 
 use super::Pass;
@@ -73,7 +71,7 @@ pub fn run(
                 "cycle": cycle, "attempt": attempt,
                 "outcome": match &outcome { Ok(d) => d.clone(), Err(e) => format!("would fail: {e}") },
             });
-            let _ = writeln!(std::io::stdout().lock(), "{line}");
+            crate::channel::dry_run::emit(line.to_string());
         }
         let (kind, detail) = match outcome {
             Ok(detail) => (EventKind::ActionSucceeded, format!("{label}: {detail}")),

@@ -213,6 +213,37 @@ impl Pass<'_> {
         Ok(report)
     }
 
+    /// Step 3: poll, then reconcile what the poll found (data flows one
+    /// way: `poll` knows nothing of `reconcile`).
+    pub(super) fn poll_and_reconcile(
+        &mut self,
+        f: &Followup,
+        state: &mut FollowupState,
+        report: &mut FollowupReport,
+    ) -> anyhow::Result<PollOutcome> {
+        state.last_poll_at = Some(self.now);
+        let tracked = self.store.tracked(&f.id)?;
+        let result = match self.poll(f, &tracked) {
+            Ok(result) => result,
+            Err(detail) => {
+                state.last_poll_ok = Some(false);
+                state.last_poll_detail = Some(detail.clone());
+                self.store.atomically(|store| {
+                    store.save_followup_state(state)?;
+                    store.add_event(
+                        &Event::new(EventKind::PollFailed, self.now, &f.id).detail(&detail),
+                    )
+                })?;
+                return Ok(PollOutcome::Failed(detail));
+            }
+        };
+        let records = result.records.len();
+        match reconcile::reconcile(self, f, state, &tracked, result, report)? {
+            Some(why) => Ok(PollOutcome::Skipped(why)),
+            None => Ok(PollOutcome::Succeeded { records }),
+        }
+    }
+
     /// Writes an event.
     pub fn event(&self, event: Event) -> anyhow::Result<()> {
         self.store.add_event(&event)

@@ -10,11 +10,11 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Pass, PollOutcome, reconcile};
+use super::Pass;
 use crate::definition::followup::Followup;
 use crate::hashing::{DigestKey, IdMap, IdSet};
 use crate::integration::{self, Document};
-use crate::store::{Event, EventKind, FollowupState, Polled, RecordState, Tracked};
+use crate::store::{Polled, RecordState, Tracked};
 use crate::template::Scopes;
 
 pub struct PollResult {
@@ -27,36 +27,11 @@ pub struct PollResult {
 }
 
 impl Pass<'_> {
-    pub(super) fn poll_and_reconcile(
+    pub(super) fn poll(
         &mut self,
         f: &Followup,
-        state: &mut FollowupState,
-        report: &mut super::FollowupReport,
-    ) -> anyhow::Result<PollOutcome> {
-        state.last_poll_at = Some(self.now);
-        let tracked = self.store.tracked(&f.id)?;
-        let result = match self.poll(f, &tracked) {
-            Ok(result) => result,
-            Err(detail) => {
-                state.last_poll_ok = Some(false);
-                state.last_poll_detail = Some(detail.clone());
-                self.store.atomically(|store| {
-                    store.save_followup_state(state)?;
-                    store.add_event(
-                        &Event::new(EventKind::PollFailed, self.now, &f.id).detail(&detail),
-                    )
-                })?;
-                return Ok(PollOutcome::Failed(detail));
-            }
-        };
-        let records = result.records.len();
-        match reconcile::reconcile(self, f, state, &tracked, result, report)? {
-            Some(why) => Ok(PollOutcome::Skipped(why)),
-            None => Ok(PollOutcome::Succeeded { records }),
-        }
-    }
-
-    fn poll(&mut self, f: &Followup, tracked: &IdMap<Tracked>) -> Result<PollResult, String> {
+        tracked: &IdMap<Tracked>,
+    ) -> Result<PollResult, String> {
         let followup_scope = json!({ "id": f.id, "name": f.name });
         let mut locals = Map::new();
         let (last, earlier) = f

@@ -129,6 +129,8 @@ pub struct EventFilter {
     pub record: Option<String>,
     pub event: Option<String>,
     pub since: Option<Seconds>,
+    /// Only events written after this sequence number (one pass's events).
+    pub after_seq: Option<i64>,
 }
 
 impl Store {
@@ -158,10 +160,17 @@ impl Store {
             "SELECT at, event, followup, record, cycle, attempt, recipient, channel, detail FROM events
              WHERE (?1 IS NULL OR followup = ?1) AND (?2 IS NULL OR record = ?2)
                AND (?3 IS NULL OR event = ?3 OR event LIKE ?3 || '.%') AND (?4 IS NULL OR at >= ?4)
+               AND (?5 IS NULL OR seq > ?5)
              ORDER BY seq",
         )?;
         let rows = stmt.query_map(
-            params![filter.followup, filter.record, filter.event, filter.since],
+            params![
+                filter.followup,
+                filter.record,
+                filter.event,
+                filter.since,
+                filter.after_seq
+            ],
             |row| {
                 Ok(Event {
                     at: row.get(0)?,

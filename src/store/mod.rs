@@ -23,10 +23,12 @@ mod events;
 pub mod lock;
 mod records;
 mod schema;
+mod users;
 
 pub use deliveries::{Delivery, DeliveryState, NewDelivery};
 pub use events::{Event, EventFilter, EventKind};
 pub use records::{Polled, Record, RecordState, Tracked};
+pub use users::Seen;
 
 /// A time in the store: seconds since the Unix epoch, UTC.
 pub type Seconds = i64;

@@ -90,6 +90,14 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (scope, owner, name)
     ) WITHOUT ROWID;
     ",
+    // 2: the channel each user last chatted on (`followup users seen`).
+    "
+    CREATE TABLE users_seen (
+        user TEXT PRIMARY KEY,
+        channel TEXT NOT NULL,
+        at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// The schema version this followup writes.

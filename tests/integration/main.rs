@@ -3,7 +3,10 @@
 
 mod bad_input;
 mod bundle;
+mod channels;
 mod list;
+mod operate;
+mod operating_files;
 mod pass;
 mod pass_more;
 mod schema;

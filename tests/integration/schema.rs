@@ -98,6 +98,20 @@ fn check(root: &Value, schema: &Value, value: &Value, at: &str, out: &mut Vec<St
     {
         out.push(format!("{at}: {n} is below {minimum}"));
     }
+    if let (Some(maximum), Some(n)) = (
+        schema.get("maximum").and_then(Value::as_f64),
+        value.as_f64(),
+    ) && n > maximum
+    {
+        out.push(format!("{at}: {n} is above {maximum}"));
+    }
+    if let (Some(pattern), Some(text)) = (
+        schema.get("pattern").and_then(Value::as_str),
+        value.as_str(),
+    ) && !regex::Regex::new(pattern).unwrap().is_match(text)
+    {
+        out.push(format!("{at}: {text:?} does not match the pattern"));
+    }
     if let Some(object) = value.as_object() {
         for key in schema
             .get("required")
@@ -251,6 +265,7 @@ fn the_schema_check_catches_what_validate_refuses() {
     value["message"]["card"]["actions"] =
         json!([{ "label": "Go", "url": "https://x", "style": "loud" }]);
     value["status"] = json!("paused");
+    value["polling"]["resolve_after"] = json!(11);
     let found = violations(&definition, &value);
     assert_eq!(
         found,
@@ -258,8 +273,46 @@ fn the_schema_check_catches_what_validate_refuses() {
             "$: `schedule` is required",
             "$.message.card.actions[0].style: \"loud\" is not one of [String(\"default\"), String(\"primary\"), String(\"danger\")]",
             "$.polling.evry: not allowed",
+            "$.polling.resolve_after: 11 is above 10",
             "$.status: \"paused\" is not one of [String(\"active\"), String(\"inactive\")]",
         ],
         "{found:#?}"
     );
+}
+
+#[test]
+fn the_schema_carries_the_ranges_and_the_duration_syntax_validate_enforces() {
+    let definition = schema(&["schema"]);
+    let base = yaml_as_json(&shipped_definitions()[0]);
+    let with = |pointer: &str, v: Value| {
+        let mut value = base.clone();
+        *value.pointer_mut(pointer).unwrap() = v;
+        violations(&definition, &value)
+    };
+    assert_eq!(
+        with("/schedule/attempts", json!(99)),
+        ["$.schedule.attempts: 99 is above 10"]
+    );
+    assert_eq!(
+        with("/schedule/attempts", json!(0)),
+        ["$.schedule.attempts: 0 is below 1"]
+    );
+    assert!(!with("/schedule/every", json!("1 fortnight")).is_empty());
+    assert!(
+        !with("/polling/every", json!(5)).is_empty(),
+        "5 minutes is below 10m"
+    );
+    for ok in [
+        json!("1h 30m"),
+        json!("30m"),
+        json!("5d"),
+        json!(30),
+        json!("30"),
+    ] {
+        assert_eq!(
+            with("/polling/every", ok.clone()),
+            Vec::<String>::new(),
+            "{ok}"
+        );
+    }
 }

@@ -291,8 +291,19 @@ fn the_loop_and_the_id_are_jsonpaths() {
             ),
         ],
         &[
-            "followups/approvals.yaml:8:9: error: `$.result[` is not a JSONPath: expected selector at character 10",
+            // At the offending character: just past the `[`.
+            "followups/approvals.yaml:8:19: error: `$.result[` is not a JSONPath: expected selector at character 10",
             "followups/approvals.yaml:9:22: error: `sys_id` is not a JSONPath: it must start with `$` (e.g. `$.sys_id`)",
+        ],
+    );
+    // In a plain scalar too: at the `=` of `=!`.
+    assert_invalid(
+        &[(
+            "reconciliation_id: \"$.sys_id\"",
+            "reconciliation_id: $.sys_id[?@ =! 1]",
+        )],
+        &[
+            "followups/approvals.yaml:9:34: error: `$.sys_id[?@ =! 1]` is not a JSONPath: expected segment, name segment, index segment, or comp op at character 13",
         ],
     );
     // A filter makes the extraction conditional.
@@ -510,19 +521,31 @@ fn a_template_must_parse() {
     assert_invalid(
         &[(TEXT, "text: \"Hi @{recipient.name\"")],
         &[
-            "followups/approvals.yaml:14:9: error: bad template: `@{` is not closed by `}` (in `@{recipient.name`)",
+            "followups/approvals.yaml:14:13: error: bad template: `@{` is not closed by `}` (in `@{recipient.name`)",
         ],
     );
     assert_invalid(
         &[(TEXT, "text: \"@{followup.data.x | upper}\"")],
         &[
-            "followups/approvals.yaml:14:9: error: bad template: unknown filter `upper`; the only filter is `raw` (in `@{followup.data.x | upper}`)",
+            "followups/approvals.yaml:14:10: error: bad template: unknown filter `upper`; the only filter is `raw` (in `@{followup.data.x | upper}`)",
         ],
     );
     assert_valid(&[(
         TEXT,
         r#"text: '@{followup.data["approver.name"] ?? "Hello"}, @{followup.data.items[0].name | raw}'"#,
     )]);
+    // Every bad insert of one string is reported, not only the first.
+    assert_invalid(
+        &[(
+            TEXT,
+            "text: \"@{followup.data.x | upper} @{recipient.name} @{user.name} @{x\"",
+        )],
+        &[
+            "followups/approvals.yaml:14:10: error: bad template: unknown filter `upper`; the only filter is `raw` (in `@{followup.data.x | upper}`)",
+            "followups/approvals.yaml:14:55: error: bad template: unknown scope `user`; a path starts with one of followup, recipient, lookup, digest, local, global, custom, env (in `@{user.name}`)",
+            "followups/approvals.yaml:14:68: error: bad template: unknown scope `x`; a path starts with one of followup, recipient, lookup, digest, local, global, custom, env (in `@{x`)",
+        ],
+    );
 }
 
 #[test]
@@ -530,19 +553,19 @@ fn a_template_names_a_known_scope() {
     assert_invalid(
         &[(TEXT, "text: \"Hi @{user.name}\"")],
         &[
-            "followups/approvals.yaml:14:9: error: bad template: unknown scope `user`; a path starts with one of followup, recipient, lookup, digest, local, global, custom, env (in `@{user.name}`)",
+            "followups/approvals.yaml:14:13: error: bad template: unknown scope `user`; a path starts with one of followup, recipient, lookup, digest, local, global, custom, env (in `@{user.name}`)",
         ],
     );
     assert_invalid(
         &[(TEXT, "text: \"Hi @{lookup.value}\"")],
         &[
-            "followups/approvals.yaml:14:9: error: `@{lookup.value}`: `lookup.*` is not available in a message; available here: followup, recipient, local, global, custom",
+            "followups/approvals.yaml:14:13: error: `@{lookup.value}`: `lookup.*` is not available in a message; available here: followup, recipient, local, global, custom",
         ],
     );
     assert_invalid(
         &[(TEXT, "text: \"@{followup.nme}\"")],
         &[
-            "followups/approvals.yaml:14:9: error: `@{followup.nme}`: `followup.nme` is not available in a message; available here: followup.id, followup.name, followup.data, followup.record_id, followup.cycle, followup.attempt, followup.attempts; did you mean `followup.name`?",
+            "followups/approvals.yaml:14:10: error: `@{followup.nme}`: `followup.nme` is not available in a message; available here: followup.id, followup.name, followup.data, followup.record_id, followup.cycle, followup.attempt, followup.attempts; did you mean `followup.name`?",
         ],
     );
 }
@@ -555,7 +578,7 @@ fn a_record_is_not_known_while_polling() {
             "    - request: { url: \"https://x.example.com/@{followup.data.id}\" }",
         )],
         &[
-            "followups/approvals.yaml:7:23: error: `@{followup.data.id}`: `followup.data` is not available in an extraction; available here: followup.id, followup.name",
+            "followups/approvals.yaml:7:46: error: `@{followup.data.id}`: `followup.data` is not available in an extraction; available here: followup.id, followup.name",
         ],
     );
 }
@@ -565,7 +588,7 @@ fn env_is_refused_in_messages_bodies_and_actions() {
     assert_invalid(
         &[(TEXT, "text: \"token @{env.TOKEN}\"")],
         &[
-            "followups/approvals.yaml:14:9: error: `@{env.TOKEN}`: `env.*` is allowed only in `url`, `headers`, `auth` and channel settings, so that secrets never reach a message, a body or the history",
+            "followups/approvals.yaml:14:16: error: `@{env.TOKEN}`: `env.*` is allowed only in `url`, `headers`, `auth` and channel settings, so that secrets never reach a message, a body or the history",
         ],
     );
     assert_invalid(
@@ -574,7 +597,7 @@ fn env_is_refused_in_messages_bodies_and_actions() {
             "    - request:\n        url: https://x.example.com\n        method: POST\n        body: { q: { token: \"@{env.TOKEN}\" } }",
         )],
         &[
-            "followups/approvals.yaml:10:29: error: `@{env.TOKEN}`: `env.*` is allowed only in `url`, `headers`, `auth` and channel settings, so that secrets never reach a message, a body or the history",
+            "followups/approvals.yaml:10:30: error: `@{env.TOKEN}`: `env.*` is allowed only in `url`, `headers`, `auth` and channel settings, so that secrets never reach a message, a body or the history",
         ],
     );
     assert_invalid(
@@ -583,7 +606,7 @@ fn env_is_refused_in_messages_bodies_and_actions() {
             "attempts: 3\nafter_each_attempt:\n  - set: { local.note: \"@{env.TOKEN}\" }",
         )],
         &[
-            "followups/approvals.yaml:19:24: error: `@{env.TOKEN}`: `env.*` is allowed only in `url`, `headers`, `auth` and channel settings, so that secrets never reach a message, a body or the history",
+            "followups/approvals.yaml:19:25: error: `@{env.TOKEN}`: `env.*` is allowed only in `url`, `headers`, `auth` and channel settings, so that secrets never reach a message, a body or the history",
         ],
     );
 }
@@ -1155,10 +1178,10 @@ fn github_format() {
 #[test]
 fn exit_status_2_for_bad_usage() {
     let t = with_definition(BASE);
-    let out = t.run(&["validate", "--strict"]);
+    let out = t.run(&["validate", "--pedantic"]);
     out.assert_status(2);
     assert!(
-        out.stderr.contains("unexpected argument '--strict'"),
+        out.stderr.contains("unexpected argument '--pedantic'"),
         "{}",
         out.stderr
     );
@@ -1392,4 +1415,110 @@ fn a_literal_secret_in_the_tenant_is_a_warning() {
         "followups/tenant.yaml:6:38: warning: `webhook_url` of channel `slack` is written literally; keep secrets in the environment: `@{env.NAME}`\n\
          1 follow-up checked: 0 errors, 1 warning\n",
     );
+}
+
+// ---------------------------------------------------------------------------
+// `local.*`: read only after the step that defines it.
+
+#[test]
+fn a_local_that_nothing_defines_fails_at_its_place() {
+    assert_invalid(
+        &[("@{followup.data.number} waits.", "@{local.nope} waits.")],
+        &[
+            "followups/approvals.yaml:14:32: error: `@{local.nope}`: nothing defines `local.nope`: define it in an integration's or the lookup's `attributes`, or with a `set` before it is read",
+        ],
+    );
+    // A fallback says it may be missing: no error.
+    assert_valid(&[(
+        "@{followup.data.number} waits.",
+        "@{local.nope ?? \\\"-\\\"} waits.",
+    )]);
+}
+
+#[test]
+fn a_local_is_read_only_after_the_step_that_defines_it() {
+    // Defined by the extraction: the message reads it.
+    assert_valid(&[
+        (
+            "    - file: data.json",
+            "    - file: data.json\n      attributes: { local.region: \"$.region\" }",
+        ),
+        ("@{followup.data.number} waits.", "@{local.region} waits."),
+    ]);
+    // Defined only by an action, which runs after the message is sent.
+    assert_invalid(
+        &[
+            ("@{followup.data.number} waits.", "@{local.note} waits."),
+            (
+                "  attempts: 3\n",
+                "  attempts: 3\nafter_each_attempt:\n  - set: { local.note: \"x\" }\n  - set: { local.again: \"@{local.note}\" }\n",
+            ),
+        ],
+        &[
+            "followups/approvals.yaml:14:32: error: `@{local.note}`: `local.note` is defined by `after_each_attempt[0]`, which runs later than a message; give a fallback (`@{local.note ?? \"...\"}`) or define it earlier",
+        ],
+    );
+    // An earlier integration's attribute for a later one, not the other way.
+    assert_invalid(
+        &[(
+            "    - file: data.json",
+            "    - request: { url: \"https://x.example.com/@{local.later}\" }\n    - file: data.json\n      attributes: { local.later: \"$.x\" }",
+        )],
+        &[
+            "followups/approvals.yaml:7:46: error: `@{local.later}`: `local.later` is defined by extraction integration `#2`, which runs later than an extraction; give a fallback (`@{local.later ?? \"...\"}`) or define it earlier",
+        ],
+    );
+}
+
+#[test]
+fn strict_makes_warnings_fail_and_the_tenant_errors_come_first() {
+    let t = with_definition(&edit(&[("  every: 1d", "  every: 10m")]));
+    let out = t.run(&["validate"]);
+    out.assert_status(0);
+    assert!(out.stderr.contains("warning:"), "{}", out.stderr);
+    t.run(&["validate", "--strict"]).assert_status(1);
+
+    // A tenant typo explains the errors after it.
+    t.write(
+        "followups/tenant.yaml",
+        &TENANT.replace("channels:", "chanels:"),
+    );
+    let out = t.run(&["validate"]);
+    out.assert_status(1);
+    let lines = diagnostics(&out);
+    assert!(
+        lines[0].starts_with("followups/tenant.yaml:4:1: error: unknown key `chanels`"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        lines
+            .iter()
+            .skip(1)
+            .any(|l| l.starts_with("followups/approvals.yaml")),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn dash_reads_one_definition_from_stdin() {
+    let t = with_definition(BASE);
+    t.cmd(&["validate", "-"])
+        .stdin(BASE)
+        .run()
+        .assert_status(0)
+        .assert_stderr(CLEAN);
+    let out = t
+        .cmd(&["validate", "-"])
+        .stdin(edit(&[("attempts: 3", "attempts: 12")]))
+        .run();
+    out.assert_status(1);
+    assert_eq!(
+        diagnostics(&out),
+        ["<stdin>:17:13: error: `attempts` is 12; it must be between 1 and 10"]
+    );
+    // The file on disk is not what was checked, and is untouched.
+    assert_eq!(t.read(FILE), BASE);
+    t.run(&["validate", "-", FILE]).assert_status(2);
 }

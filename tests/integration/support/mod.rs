@@ -22,6 +22,7 @@ use tempfile::TempDir;
 pub mod pass;
 pub mod pty;
 pub mod server;
+pub mod smtp;
 pub mod tls;
 
 /// The binary under test.
