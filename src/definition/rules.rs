@@ -229,21 +229,9 @@ impl Rules<'_, '_, '_> {
     }
 
     fn frequency(&mut self, at: At, text: &str, what: &str) -> Option<Duration> {
-        let d = units::parse_frequency(text)
-            .map_err(|e| self.c.error(at, "frequency", e))
-            .ok()?;
-        if d < MIN_FREQUENCY || d > MAX_FREQUENCY {
-            self.c.error(
-                at,
-                "frequency-range",
-                format!(
-                    "{what} frequency `{}` is out of range: it must be between 10m and 5d (7200 minutes)",
-                    text.trim()
-                ),
-            );
-            return None;
-        }
-        Some(d)
+        frequency(text, what)
+            .map_err(|(code, e)| self.c.error(at, code, e))
+            .ok()
     }
 
     fn polling(&mut self, raw: &model::Polling, at: At) -> Option<Polling> {
@@ -923,20 +911,8 @@ impl Rules<'_, '_, '_> {
             // tenant.yaml's own errors say what is wrong with it.
             return None;
         }
-        let defined: Vec<&str> = self.tenant.channels.keys().map(String::as_str).collect();
-        self.c.error(
-            at,
-            "unknown-channel",
-            format!(
-                "channel `{name}` is not defined in tenant.yaml (defined: {}){}",
-                if defined.is_empty() {
-                    "none".to_owned()
-                } else {
-                    defined.join(", ")
-                },
-                did_you_mean(name, defined.iter().copied())
-            ),
-        );
+        self.c
+            .error(at, "unknown-channel", unknown_channel(self.tenant, name));
         None
     }
 
@@ -1069,15 +1045,8 @@ impl Rules<'_, '_, '_> {
 
     fn schedule(&mut self, raw: &model::Schedule, at: At) -> Option<Schedule> {
         let every = self.frequency(at.key("every"), &raw.every, "notification");
-        if !(1..=MAX_ATTEMPTS).contains(&raw.attempts) {
-            self.c.error(
-                at.key("attempts"),
-                "attempts-range",
-                format!(
-                    "`attempts` is {}; it must be between 1 and {MAX_ATTEMPTS}",
-                    raw.attempts
-                ),
-            );
+        if let Err(message) = attempts(raw.attempts.into()) {
+            self.c.error(at.key("attempts"), "attempts-range", message);
         }
         if raw.max_sends_per_pass == Some(0) {
             self.c.error(
@@ -1246,6 +1215,50 @@ fn defined_locals(raw: &Definition) -> BTreeMap<String, String> {
         }
     }
     out
+}
+
+// The rules below are also asked one answer at a time by `create`'s
+// wizard, so that a wrong answer gets the message `validate` would give.
+
+/// A polling or notification frequency (`what`): its text, then its range.
+/// An error comes with its diagnostic code.
+pub fn frequency(text: &str, what: &str) -> Result<Duration, (&'static str, String)> {
+    let d = units::parse_frequency(text).map_err(|e| ("frequency", e))?;
+    if d < MIN_FREQUENCY || d > MAX_FREQUENCY {
+        return Err((
+            "frequency-range",
+            format!(
+                "{what} frequency `{}` is out of range: it must be between 10m and 5d (7200 minutes)",
+                text.trim()
+            ),
+        ));
+    }
+    Ok(d)
+}
+
+/// `schedule.attempts`: 1 ..= [`MAX_ATTEMPTS`].
+pub fn attempts(attempts: i64) -> Result<(), String> {
+    if (1..=i64::from(MAX_ATTEMPTS)).contains(&attempts) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`attempts` is {attempts}; it must be between 1 and {MAX_ATTEMPTS}"
+        ))
+    }
+}
+
+/// What is said of a channel name the tenant does not define.
+pub fn unknown_channel(tenant: &Tenant, name: &str) -> String {
+    let defined: Vec<&str> = tenant.channels.keys().map(String::as_str).collect();
+    format!(
+        "channel `{name}` is not defined in tenant.yaml (defined: {}){}",
+        if defined.is_empty() {
+            "none".to_owned()
+        } else {
+            defined.join(", ")
+        },
+        did_you_mean(name, defined.iter().copied())
+    )
 }
 
 /// `local.x`, `global.x`, `custom.x`.

@@ -791,6 +791,75 @@ fn create_from_flags_alone() {
 }
 
 #[test]
+fn create_flags_answer_the_window_auth_first_poll_and_post_actions() {
+    let site = site();
+    let base = [
+        "create",
+        "--template",
+        "resolved-to-close",
+        "--url",
+        "https://acme.example/api/incidents",
+        "--channel",
+        "console",
+    ];
+    site.cmd(&base)
+        .args([
+            "--name",
+            "Closers",
+            "--auth",
+            "bearer",
+            "--first-poll",
+            "record_only",
+            "--window",
+            "sat,sun 09:00-12:00 Europe/Lisbon",
+            "--after-each-attempt",
+            "set local.note = reminded",
+            "--after-each-attempt",
+            "PATCH https://acme.example/api/incidents/@{followup.data.sys_id}",
+            "--on-resolved",
+            "set global.last_closed = @{followup.record_id}",
+        ])
+        .run()
+        .assert_status(0);
+    let def = site
+        .run(&["show", "closers", "--format", "json"])
+        .assert_status(0)
+        .json();
+    assert_eq!(def["polling"]["first_poll"], "record_only");
+    let request = &def["extraction"]["integrations"][0]["request"];
+    assert_eq!(request["auth"]["type"], "bearer");
+    assert_eq!(request["auth"]["token"], "@{env.SOURCE_TOKEN}");
+    assert_eq!(def["schedule"]["window"]["days"], "sat,sun");
+    assert_eq!(
+        def["after_each_attempt"][0]["set"]["local.note"],
+        "reminded"
+    );
+    assert_eq!(
+        def["after_each_attempt"][1]["integration"]["request"]["method"],
+        "PATCH"
+    );
+    assert_eq!(
+        def["on_resolved"][0]["set"]["global.last_closed"],
+        "@{followup.record_id}"
+    );
+
+    // A wrong one is bad usage, with the same message the wizard gives.
+    let before = site.snapshot("followups");
+    site.cmd(&base)
+        .args(["--name", "Other", "--window", "mon-fri 08:00-18:00 Mars/Olympus"])
+        .run()
+        .assert_status(2)
+        .assert_stderr(
+            "error: --window: `Mars/Olympus` is not an IANA time zone (e.g. `Europe/Lisbon`, `America/New_York`, `UTC`)\n",
+        );
+    site.cmd(&base)
+        .args(["--name", "Other", "--on-resolved", "escalate"])
+        .run()
+        .assert_status(2);
+    assert_eq!(site.snapshot("followups"), before);
+}
+
+#[test]
 fn create_without_a_terminal_names_the_missing_flags() {
     let site = site();
     let before = site.snapshot("followups");

@@ -15,3 +15,4 @@ mod shipped;
 mod show;
 mod support;
 mod validate;
+mod wizard;
