@@ -798,3 +798,30 @@ fn a_pass_started_while_another_is_inside_a_delivery_exits_75_and_touches_nothin
     assert_eq!(ids.len(), 2);
     assert!(ids.values().all(|n| *n == 1), "{ids:?}");
 }
+
+#[test]
+fn a_webhook_that_resets_the_connection_leaves_the_delivery_pending_for_the_next_pass() {
+    let s = setup(json!([record("a1", &["alice"])]), "hook");
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    // The request is read, then the connection closes with no answer.
+    let hook = Server::start(move |_| match seen.fetch_add(1, Ordering::SeqCst) {
+        0 => Reply::hang_up(),
+        _ => Reply::status(200),
+    });
+    pass(&s.t, &hook, None).run().assert_status(0);
+    let deferred = events(&s.t, &["--event", "notification.deferred"]);
+    assert_eq!(deferred.len(), 1, "{deferred:?}");
+    assert!(events(&s.t, &["--event", "notification.sent"]).is_empty());
+
+    pass(&s.t, &hook, None)
+        .now("2026-01-05T09:40:00Z")
+        .run()
+        .assert_status(0);
+    assert_eq!(hook.requests().len(), 2);
+    let sent = events(&s.t, &["--event", "notification.sent"]);
+    assert_eq!(sent.len(), 1, "sent once, counted once: {sent:?}");
+    let closed = events(&s.t, &["--event", "attempt.closed"]);
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0]["detail"], "1 of 1 delivered");
+}
