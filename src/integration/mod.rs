@@ -119,26 +119,42 @@ fn fetch_pages(
     let mut prepared = Prepared::render(request, scopes).map_err(|f| (None, f))?;
     let (base_url, base_body) = (prepared.url.clone(), prepared.body.clone());
     let mut target = paginate::first(paginate, &base_url, base_body.as_ref());
-    let mut index = 0;
+    let (mut index, mut offset) = (0, 0u64);
     loop {
         let at = |failure| (page_number(index), failure);
         let page = prepared
             .send(http, &target.url, target.body.as_ref())
             .map_err(at)?;
-        let next = match paginate {
-            Some(p) => paginate::next(p, index, &page, &base_url, base_body.as_ref(), &target)
-                .map_err(at)?,
-            None => Next::Done,
+        let Some(p) = paginate else {
+            on_page(index, &page.json).map_err(|e| at(Failure::Page(e)))?;
+            return Ok(());
         };
+        // What the page says of the next is read before `on_page` takes it.
+        let next = paginate::next(p, &page, &base_url, base_body.as_ref(), &target).map_err(at)?;
         let items = on_page(index, &page.json).map_err(|e| at(Failure::Page(e)))?;
         let next = match next {
             Next::Done => return Ok(()),
-            Next::UnlessEmpty(_) if items == 0 => return Ok(()),
-            Next::UnlessEmpty(next) | Next::Page(next) => next,
+            Next::Page(next) => next,
+            // The next offset counts what the server returned, not what
+            // was asked for: a server that caps its pages below `size`
+            // (ServiceNow, Jira and Zendesk all do) loses nothing. A short
+            // page is not the last; only an empty one, or the total, is.
+            Next::Offset { total } => {
+                offset += items as u64;
+                if items == 0 || total.is_some_and(|total| offset >= total) {
+                    return Ok(());
+                }
+                paginate::at_offset(p, offset, &base_url, base_body.as_ref())
+                    .expect("offset pagination")
+            }
         };
-        let max_pages = paginate.map_or(1, |p| p.max_pages);
-        if index + 1 >= max_pages as usize {
-            return Err((page_number(index + 1), Failure::MaxPages { max_pages }));
+        if index + 1 >= p.max_pages as usize {
+            return Err((
+                page_number(index + 1),
+                Failure::MaxPages {
+                    max_pages: p.max_pages,
+                },
+            ));
         }
         target = next;
         index += 1;

@@ -9,5 +9,6 @@ mod pass_more;
 mod schema;
 mod shipped;
 mod show;
+mod sources;
 mod support;
 mod validate;

@@ -1,0 +1,174 @@
+//! Sources as the real systems serve them: servers that cap their pages
+//! below what is asked, HTTP details (compression, proxies, BOMs, bad
+//! JSON), and the shipped `examples/` run against local servers with each
+//! system's response shape and paging.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+
+use crate::support::Test;
+use crate::support::pass::{T0, event_names, events, pass, sent};
+use crate::support::server::{Received, Reply, Server};
+
+const TENANT: &str = "\
+tenant: acme-test
+channels:
+  console: { type: console }
+users:
+  - { id: alice, name: Alice Doe, email: alice@example.com }
+";
+
+/// A ServiceNow table that returns at most `cap` records a page, whatever
+/// `sysparm_limit` asks, with `X-Total-Count`; `/actions` takes actions.
+struct CappedTable {
+    server: Server,
+    records: Arc<Mutex<Vec<Value>>>,
+}
+
+impl CappedTable {
+    fn new(ids: &[&str], cap: usize) -> CappedTable {
+        let records = Arc::new(Mutex::new(Vec::new()));
+        let shared = records.clone();
+        let server = Server::start(move |req| {
+            if req.path.starts_with("/actions") {
+                return Reply::json(200, json!({"ok": true}));
+            }
+            let all = shared.lock().unwrap().clone();
+            let offset: usize = req.query("sysparm_offset").unwrap().parse().unwrap();
+            let limit: usize = req.query("sysparm_limit").unwrap().parse().unwrap();
+            let page: Vec<Value> = all
+                .iter()
+                .skip(offset)
+                .take(limit.min(cap))
+                .cloned()
+                .collect();
+            Reply::json(200, json!({"result": page}))
+                .header("X-Total-Count", &all.len().to_string())
+        });
+        let table = CappedTable { server, records };
+        table.set(ids);
+        table
+    }
+
+    fn set(&self, ids: &[&str]) {
+        *self.records.lock().unwrap() = ids
+            .iter()
+            .map(|id| json!({"sys_id": id, "number": format!("RITM-{id}"), "approver": {"value": "alice"}}))
+            .collect();
+    }
+
+    /// The table requests (not actions) received since the last call.
+    fn polls(&self, since: &mut usize) -> Vec<Received> {
+        let all: Vec<Received> = self
+            .server
+            .requests()
+            .into_iter()
+            .filter(|r| !r.path.starts_with("/actions"))
+            .collect();
+        let new = all[*since..].to_vec();
+        *since = all.len();
+        new
+    }
+
+    fn resolved_actions(&self) -> Vec<Value> {
+        self.server
+            .requests()
+            .iter()
+            .filter(|r| r.path.starts_with("/actions"))
+            .map(Received::json)
+            .collect()
+    }
+}
+
+fn capped_definition(table: &CappedTable, paginate: &str) -> String {
+    format!(
+        "id: approvals
+name: Pending approvals
+polling:
+  every: 30m
+  resolve_after: 1
+extraction:
+  integrations:
+    - id: approvals
+      request:
+        url: \"{}\"
+      paginate: {paginate}
+  loop: \"$.result[*]\"
+  reconciliation_id: \"$.sys_id\"
+recipients:
+  user: \"$.approver.value\"
+message:
+  channel: console
+  text: \"@{{followup.data.number}} waits for you.\"
+schedule:
+  every: 1d
+  attempts: 3
+on_resolved:
+  - integration:
+      request: {{ method: POST, url: \"{}\", body: {{ resolved: \"@{{followup.record_id}}\" }} }}
+",
+        table.server.url("/api/now/table/sysapproval_approver"),
+        table.server.url("/actions/resolved"),
+    )
+}
+
+/// Issue 7: offset paging moved by `size`, so a server capping its pages
+/// at 3 while 100 were asked lost records, and when one record left, a
+/// record still pending was resolved.
+#[test]
+fn a_capped_offset_source_loses_no_record_and_one_leaving_resolves_only_it() {
+    let ids = ["a1", "a2", "a3", "a4", "a5", "a6", "a7"];
+    for (paginate, requests_for) in [
+        // Without a total: until the empty page.
+        (
+            "{ type: offset, offset_param: sysparm_offset, limit_param: sysparm_limit, size: 100 }",
+            (|n: usize| n.div_ceil(3) + 1) as fn(usize) -> usize,
+        ),
+        // With ServiceNow's X-Total-Count: no empty page.
+        (
+            "{ type: offset, offset_param: sysparm_offset, limit_param: sysparm_limit, size: 100, total_header: X-Total-Count }",
+            |n: usize| n.div_ceil(3),
+        ),
+    ] {
+        let table = CappedTable::new(&ids, 3);
+        let t = Test::new();
+        t.write("followups/tenant.yaml", TENANT);
+        t.write(
+            "followups/approvals.yaml",
+            &capped_definition(&table, paginate),
+        );
+        let mut seen = 0;
+
+        let out = pass(&t, T0);
+        out.assert_status(0);
+        let records: Vec<String> = sent(&out.stdout)
+            .iter()
+            .map(|l| l["record"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(records, ids, "{paginate}");
+        let polls = table.polls(&mut seen);
+        assert_eq!(polls.len(), requests_for(7), "{paginate}");
+        assert!(polls.len() <= 7usize.div_ceil(3) + 1);
+        assert!(
+            polls
+                .iter()
+                .all(|r| r.query("sysparm_limit") == Some("100"))
+        );
+
+        // a3 leaves: every later record moves up one place.
+        table.set(&["a1", "a2", "a4", "a5", "a6", "a7"]);
+        pass(&t, "2026-01-05T09:30:00Z").assert_status(0);
+        assert_eq!(table.polls(&mut seen).len(), requests_for(6), "{paginate}");
+        let resolved: Vec<Value> = events(&t, &["--event", "record.resolved"])
+            .iter()
+            .map(|e| e["record"].clone())
+            .collect();
+        assert_eq!(resolved, [json!("a3")], "{paginate}");
+        assert_eq!(table.resolved_actions(), [json!({"resolved": "a3"})]);
+        assert_eq!(
+            event_names(&t, &["--event", "poll"]),
+            ["poll.succeeded", "poll.succeeded"]
+        );
+    }
+}
