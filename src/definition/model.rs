@@ -141,6 +141,8 @@ pub struct Integration {
 pub struct Request {
     #[serde(default)]
     pub method: Method,
+    /// A template; `@{path ?? "text"}` gives a fallback for a value that is missing, `null` or
+    /// `""`.
     pub url: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub query: BTreeMap<String, String>,
@@ -443,6 +445,9 @@ pub struct Message {
     /// Required with `last_used`; also used when a recipient has no address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_channel: Option<String>,
+    /// A template: `@{path}` inserts a value, `@{path ?? "text"}` gives a fallback for a value
+    /// that is missing, `null` or `""` (the empty string counts as missing); without a fallback
+    /// such a value fails the delivery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -172,3 +172,66 @@ fn a_capped_offset_source_loses_no_record_and_one_leaving_resolves_only_it() {
         );
     }
 }
+
+/// Issue 7: ServiceNow and Jira send `""` for an empty field, and
+/// `@{followup.data.due_date ?? "no due date"}` rendered an empty value.
+#[test]
+fn an_empty_string_takes_the_fallback_and_the_docs_say_so() {
+    let server = Server::start(|_| {
+        Reply::json(
+            200,
+            json!({"result": [
+                {"sys_id": "a1", "due_date": "", "approver": {"value": "alice"}},
+                {"sys_id": "a2", "due_date": "2026-01-09", "approver": {"value": "alice"}},
+                {"sys_id": "a3", "due_date": null, "approver": {"value": "alice"}},
+            ]}),
+        )
+    });
+    let t = Test::new();
+    t.write("followups/tenant.yaml", TENANT);
+    t.write(
+        "followups/approvals.yaml",
+        &format!(
+            "id: approvals
+name: Pending approvals
+polling: {{ every: 30m }}
+extraction:
+  integrations:
+    - request: {{ url: \"{}\" }}
+  loop: \"$.result[*]\"
+  reconciliation_id: \"$.sys_id\"
+recipients: {{ user: \"$.approver.value\" }}
+message:
+  channel: console
+  text: \"Due: @{{followup.data.due_date ?? \\\"no due date\\\"}}\"
+schedule: {{ every: 1d, attempts: 1 }}
+",
+            server.url("/api/now/table/sysapproval_approver")
+        ),
+    );
+    t.run(&["validate"]).assert_status(0);
+    let out = pass(&t, T0);
+    let texts: Vec<Value> = sent(&out.assert_status(0).stdout)
+        .iter()
+        .map(|l| l["text"].clone())
+        .collect();
+    assert_eq!(
+        texts,
+        ["Due: no due date", "Due: 2026-01-09", "Due: no due date"]
+    );
+
+    let help = t.run(&["validate", "--help"]);
+    assert!(
+        help.stdout.contains(r#"missing, null or """#),
+        "{}",
+        help.stdout
+    );
+    let schema = t.run(&["schema"]).assert_status(0).json();
+    let text = &schema["definitions"]["Message"]["properties"]["text"]["description"];
+    assert!(
+        text.as_str()
+            .unwrap()
+            .contains("the empty string counts as missing"),
+        "{text}"
+    );
+}
