@@ -1353,3 +1353,56 @@ fn file_and_command_failures_name_the_integration() {
         "integration `issues` (command sh -c echo 'gh: auth required' >&2; exit 1): exited with status 1: gh: auth required"
     );
 }
+
+// ---- lookups ------------------------------------------------------------------
+
+#[test]
+fn a_lookup_is_sent_once_per_pass_for_each_method_url_and_body() {
+    let server = Server::start(|req| match req.path.as_str() {
+        "/down" => Reply::json(503, json!({"error": "maintenance"})),
+        _ => Reply::json(200, json!({"user": req.text()})),
+    });
+    let global = global(&server);
+    let mut http = Http::new(None);
+    let mut lookup = |method: Method, path: &str, body_text: Option<&str>| {
+        let mut req = request(&format!("@{{global.base}}{path}"));
+        req.method = method;
+        req.body = body_text.map(|b| body(json!({ "q": b })));
+        fetch_lookup(&mut http, &Source::Request(Box::new(req)), &scopes(&global))
+    };
+    let first = lookup(Method::Get, "/users/alice", None).unwrap();
+    assert_eq!(lookup(Method::Get, "/users/alice", None).unwrap(), first);
+    lookup(Method::Get, "/users/bob", None).unwrap();
+    lookup(Method::Post, "/users/alice", None).unwrap();
+    lookup(Method::Post, "/search", Some("alice")).unwrap();
+    let bob = lookup(Method::Post, "/search", Some("bob")).unwrap();
+    assert_eq!(bob, json!({"user": r#"{"q":"bob"}"#}));
+    lookup(Method::Post, "/search", Some("bob")).unwrap();
+    // A failure is remembered: not asked again within the pass.
+    for _ in 0..3 {
+        let err = lookup(Method::Get, "/down", None).unwrap_err();
+        assert!(err.is_transient());
+        assert!(err.to_string().contains("HTTP 503"), "{err}");
+    }
+    let asked: Vec<(String, String)> = server
+        .requests()
+        .iter()
+        .map(|r| (r.method.clone(), format!("{} {}", r.path, r.text())))
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            ("GET".into(), "/users/alice ".into()),
+            ("GET".into(), "/users/bob ".into()),
+            ("POST".into(), "/users/alice ".into()),
+            ("POST".into(), r#"/search {"q":"alice"}"#.into()),
+            ("POST".into(), r#"/search {"q":"bob"}"#.into()),
+            ("GET".into(), "/down ".into()),
+        ]
+    );
+    // A new pass asks again.
+    let mut http = Http::new(None);
+    let req = request("@{global.base}/users/alice");
+    fetch_lookup(&mut http, &Source::Request(Box::new(req)), &scopes(&global)).unwrap();
+    assert_eq!(server.requests().len(), 7);
+}

@@ -235,3 +235,73 @@ schedule: {{ every: 1d, attempts: 1 }}
         "{text}"
     );
 }
+
+/// Issue 7: the same requester's lookup URL was requested once per ticket.
+#[test]
+fn a_lookup_is_requested_once_per_pass_and_a_failed_one_is_not_retried() {
+    let server = Server::start(|req| match req.path.as_str() {
+        "/api/now/table/sysapproval_approver" => Reply::json(
+            200,
+            json!({"result": [
+                {"sys_id": "a1", "approver": {"value": "u-alice"}},
+                {"sys_id": "a2", "approver": {"value": "u-alice"}},
+                {"sys_id": "a3", "approver": {"value": "u-down"}},
+                {"sys_id": "a4", "approver": {"value": "u-alice"}},
+                {"sys_id": "a5", "approver": {"value": "u-down"}},
+            ]}),
+        ),
+        "/api/now/table/sys_user/u-alice" => {
+            Reply::json(200, json!({"result": {"user_name": "alice"}}))
+        }
+        _ => Reply::json(503, json!({"error": {"message": "busy"}})),
+    });
+    let t = Test::new();
+    t.write("followups/tenant.yaml", TENANT);
+    t.write(
+        "followups/approvals.yaml",
+        &format!(
+            "id: approvals
+name: Pending approvals
+polling: {{ every: 30m }}
+extraction:
+  integrations:
+    - request: {{ url: \"{base}/api/now/table/sysapproval_approver\" }}
+  loop: \"$.result[*]\"
+  reconciliation_id: \"$.sys_id\"
+recipients:
+  user: \"$.approver.value\"
+  lookup:
+    request: {{ url: \"{base}/api/now/table/sys_user/@{{lookup.value}}\" }}
+    user: \"$.result.user_name\"
+message: {{ channel: console, text: \"@{{followup.record_id}} waits\" }}
+schedule: {{ every: 1d, attempts: 3 }}
+",
+            base = server.url("")
+        ),
+    );
+    let out = pass(&t, T0);
+    let records: Vec<Value> = sent(&out.assert_status(0).stdout)
+        .iter()
+        .map(|l| l["record"].clone())
+        .collect();
+    assert_eq!(records, ["a1", "a2", "a4"]);
+    let lookups = |user: &str| {
+        server
+            .requests()
+            .iter()
+            .filter(|r| r.path == format!("/api/now/table/sys_user/{user}"))
+            .count()
+    };
+    assert_eq!(lookups("u-alice"), 1);
+    assert_eq!(
+        lookups("u-down"),
+        1,
+        "a failed lookup is not retried in the pass"
+    );
+    let deferred = events(&t, &["--event", "notification.deferred"]);
+    let deferred: Vec<&Value> = deferred.iter().map(|e| &e["record"]).collect();
+    assert_eq!(deferred, ["a3", "a5"]);
+    // The next pass asks again.
+    pass(&t, "2026-01-05T09:10:00Z").assert_status(0);
+    assert_eq!(lookups("u-down"), 2);
+}
