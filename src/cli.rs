@@ -138,6 +138,11 @@ impl Paths {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check definitions and the tenant; every error at its place
+    ///
+    /// In templates, `@{path}` inserts a value and `@{path ?? "text"}` gives a
+    /// fallback for a value that is missing, null or "" (ServiceNow and Jira
+    /// send "" for an empty field, so it counts as missing); without a
+    /// fallback, such a value fails that one delivery or action at run time.
     Validate(ValidateArgs),
     /// List follow-ups
     List(ListArgs),

@@ -635,9 +635,12 @@ impl Rules<'_, '_, '_> {
         use model::PaginateKind as K;
         let kind = raw.kind.as_str();
         let (required, optional): (&[&str], &[&str]) = match raw.kind {
-            K::Offset => (&["offset_param", "limit_param", "size"], &["total_path"]),
-            K::Cursor => (&["path"], &["param", "body_path", "stop_path"]),
-            K::NextUrl => (&["path"], &["stop_path"]),
+            K::Offset => (
+                &["offset_param", "limit_param", "size"],
+                &["total_path", "total_header"],
+            ),
+            K::Cursor => (&["path"], &["param", "body_path", "stop_path", "more_path"]),
+            K::NextUrl => (&["path"], &["stop_path", "more_path"]),
             K::LinkHeader => (&[], &[]),
         };
         let present: Vec<&str> = [
@@ -645,9 +648,11 @@ impl Rules<'_, '_, '_> {
             ("limit_param", raw.limit_param.is_some()),
             ("size", raw.size.is_some()),
             ("total_path", raw.total_path.is_some()),
+            ("total_header", raw.total_header.is_some()),
             ("path", raw.path.is_some()),
             ("param", raw.param.is_some()),
             ("stop_path", raw.stop_path.is_some()),
+            ("more_path", raw.more_path.is_some()),
             ("body_path", raw.body_path.is_some()),
         ]
         .into_iter()
@@ -682,6 +687,23 @@ impl Rules<'_, '_, '_> {
             }
             ok = false;
         }
+        // Each pair says the same thing two ways; both at once would leave
+        // the reader guessing which wins.
+        for (pair, message) in [
+            (
+                ["stop_path", "more_path"],
+                "give at most one of `stop_path` (stop when it selects true) and `more_path` (go on only while it selects true)",
+            ),
+            (
+                ["total_path", "total_header"],
+                "give at most one of `total_path` (the total in the body) and `total_header` (the total in a response header)",
+            ),
+        ] {
+            if let [_, second] = at.present(&pair)[..] {
+                self.c.key_error(at.key(second), "paginate", message);
+                ok = false;
+            }
+        }
         if raw.size == Some(0) {
             self.c
                 .error(at.key("size"), "paginate", "`size` must be at least 1");
@@ -704,15 +726,25 @@ impl Rules<'_, '_, '_> {
         let total_path = path("total_path", &raw.total_path);
         let cursor_path = path("path", &raw.path);
         let stop_path = path("stop_path", &raw.stop_path);
+        let more_path = path("more_path", &raw.more_path);
         if !ok {
             return None;
         }
+        let end = match (stop_path?, more_path?) {
+            (Some(stop), _) => Some(LastPage::Stop(stop)),
+            (None, Some(more)) => Some(LastPage::More(more)),
+            (None, None) => None,
+        };
         let kind = match raw.kind {
             K::Offset => PaginateKind::Offset {
                 offset_param: raw.offset_param.clone()?,
                 limit_param: raw.limit_param.clone()?,
                 size: raw.size?,
-                total_path: total_path?,
+                total: match (total_path?, &raw.total_header) {
+                    (Some(path), _) => Some(Total::Path(path)),
+                    (None, Some(header)) => Some(Total::Header(header.clone())),
+                    (None, None) => None,
+                },
             },
             K::Cursor => PaginateKind::Cursor {
                 path: cursor_path??,
@@ -721,11 +753,11 @@ impl Rules<'_, '_, '_> {
                     (None, Some(b)) => CursorTarget::Body(b.clone()),
                     (None, None) => return None,
                 },
-                stop_path: stop_path?,
+                end,
             },
             K::NextUrl => PaginateKind::NextUrl {
                 path: cursor_path??,
-                stop_path: stop_path?,
+                end,
             },
             K::LinkHeader => PaginateKind::LinkHeader,
         };

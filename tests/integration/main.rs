@@ -13,6 +13,7 @@ mod reliability;
 mod schema;
 mod shipped;
 mod show;
+mod sources;
 mod support;
 mod validate;
 mod wizard;

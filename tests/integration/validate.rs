@@ -953,6 +953,51 @@ fn pagination_types_and_their_keys() {
 }
 
 #[test]
+fn stop_path_and_more_path_exclude_each_other_as_do_the_two_totals() {
+    let paginate = |p: &str| format!("{REQUEST}      paginate: {p}");
+    assert_invalid(
+        &[(
+            INTEGRATION,
+            &paginate(
+                "{ type: next_url, path: \"$.links.next\", stop_path: \"$.done\", more_path: \"$.meta.has_more\" }",
+            ),
+        )],
+        &[
+            "followups/approvals.yaml:9:78: error: give at most one of `stop_path` (stop when it selects true) and `more_path` (go on only while it selects true)",
+        ],
+    );
+    assert_invalid(
+        &[(
+            INTEGRATION,
+            &paginate(
+                "{ type: offset, offset_param: o, limit_param: l, size: 100, total_path: \"$.total\", total_header: X-Total-Count }",
+            ),
+        )],
+        &[
+            "followups/approvals.yaml:9:100: error: give at most one of `total_path` (the total in the body) and `total_header` (the total in a response header)",
+        ],
+    );
+    assert_invalid(
+        &[(
+            INTEGRATION,
+            &paginate(
+                "{ type: offset, offset_param: o, limit_param: l, size: 100, more_path: \"$.more\" }",
+            ),
+        )],
+        &[
+            "followups/approvals.yaml:9:77: error: key `more_path` does not apply to pagination type `offset`",
+        ],
+    );
+    for valid in [
+        "{ type: cursor, path: \"$.meta.after_cursor\", param: \"page[after]\", more_path: \"$.meta.has_more\" }",
+        "{ type: next_url, path: \"$.links.next\", more_path: \"$.meta.has_more\" }",
+        "{ type: offset, offset_param: sysparm_offset, limit_param: sysparm_limit, size: 100, total_header: X-Total-Count }",
+    ] {
+        assert_valid(&[(INTEGRATION, &paginate(valid))]);
+    }
+}
+
+#[test]
 fn pagination_is_for_requests() {
     assert_invalid(
         &[(
