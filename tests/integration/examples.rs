@@ -490,3 +490,36 @@ fn github_issues_page_by_link_header_and_pull_requests_are_dropped() {
         assert_eq!(r.header("x-github-api-version"), Some("2022-11-28"));
     }
 }
+
+/// The README's Sources section links every example, and every link
+/// points at a file that is there.
+#[test]
+fn the_readme_links_every_example() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(repo.join("README.md")).unwrap();
+    let sources = readme
+        .split("\n## Sources\n")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("a Sources section");
+    let mut systems: Vec<String> = std::fs::read_dir(repo.join("examples"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("tenant.yaml").exists())
+        .map(|p| p.file_name().unwrap().to_str().unwrap().to_owned())
+        .collect();
+    systems.sort();
+    assert_eq!(
+        systems,
+        ["github", "jira", "salesforce", "servicenow", "zendesk"]
+    );
+    for system in &systems {
+        let link = format!("](examples/{system}/");
+        let at = sources
+            .find(&link)
+            .unwrap_or_else(|| panic!("no link to examples/{system}"));
+        let target = &sources[at + 2..];
+        let target = &target[..target.find(')').unwrap()];
+        assert!(repo.join(target).is_file(), "{target}");
+    }
+}
