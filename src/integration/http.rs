@@ -25,8 +25,8 @@ use super::proxy;
 pub const USER_AGENT: &str = concat!("followup/", env!("CARGO_PKG_VERSION"));
 
 /// The `Accept-Encoding` sent unless a request sets its own: what
-/// [`decode`] undoes. JSON compresses tenfold; a page of 100,000 records
-/// comes in a tenth of the time.
+/// [`decode`] undoes. JSON pages compress several times over, and large
+/// ones are what a poll waits for.
 const ACCEPT_ENCODING: &str = "gzip, deflate";
 
 /// Limits of a request when nothing else is said (DESIGN.md: `timeouts`,
