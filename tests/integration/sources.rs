@@ -1,7 +1,6 @@
 //! Sources as the real systems serve them: servers that cap their pages
-//! below what is asked, HTTP details (compression, proxies, BOMs, bad
-//! JSON), and the shipped `examples/` run against local servers with each
-//! system's response shape and paging.
+//! below what is asked, and HTTP details (compression, proxies, BOMs, bad
+//! JSON). The shipped `examples/` are run in `examples.rs`.
 
 use std::sync::{Arc, Mutex};
 
