@@ -476,7 +476,7 @@ impl LoopPath {
     pub fn raw_records<'a>(
         &self,
         page: &'a [u8],
-    ) -> Option<Result<Result<Vec<&'a RawValue>, String>, String>> {
+    ) -> Option<Result<Result<Vec<&'a RawValue>, String>, serde_json::Error>> {
         if self.selector.is_some() {
             return None;
         }
@@ -492,7 +492,7 @@ impl LoopPath {
             },
         );
         Some(match found {
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(e),
             Ok(None) => Ok(Err(format!(
                 "the loop element `{}` is absent from the response",
                 self.source()

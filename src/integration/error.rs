@@ -126,8 +126,11 @@ impl fmt::Display for Failure {
                 with_excerpt(f, excerpt)
             }
             Failure::Json { error, excerpt } => {
-                write!(f, "not JSON ({error})")?;
-                with_excerpt(f, excerpt.as_deref().unwrap_or_default())
+                f.write_str(error)?;
+                match excerpt.as_deref() {
+                    Some(excerpt) if !excerpt.is_empty() => write!(f, "; it starts: {excerpt}"),
+                    _ => Ok(()),
+                }
             }
             Failure::Token { token_url, failure } => {
                 write!(f, "OAuth2 token request to {token_url}: {failure}")

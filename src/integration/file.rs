@@ -38,7 +38,7 @@ mod tests {
         std::fs::write(&bad, "{\n  \"result\": [\n    {\"sys_id\": }\n  ]\n}\n").unwrap();
         assert_eq!(
             read(&bad).unwrap().into_json().unwrap_err().to_string(),
-            "not JSON (expected value at line 3 column 16)"
+            "invalid JSON at byte 31 (line 3, column 16): expected value"
         );
 
         let latin1 = dir.path().join("latin1.json");

@@ -2,10 +2,11 @@
 //! the HTTP channels all go through [`send`].
 //!
 //! It never turns a status into an error (the caller reads status and body),
-//! bounds every response while reading it, caps every timeout by the pass's
-//! deadline, and sorts transport failures into kinds a caller can act on
-//! (transient or not). It never puts a URL, a header or a body in an error:
-//! they may hold secrets.
+//! asks for and decodes gzip and deflate, bounds every response while reading
+//! and decoding it, goes through the proxy the environment names (see
+//! [`super::proxy`]), caps every timeout by the pass's deadline, and sorts
+//! transport failures into kinds a caller can act on (transient or not). It
+//! never puts a URL, a header or a body in an error: they may hold secrets.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -18,6 +19,15 @@ use ureq::Agent;
 use ureq::http::{self, Response};
 
 use super::auth::TokenCache;
+use super::proxy;
+
+/// The User-Agent of every request.
+pub const USER_AGENT: &str = concat!("followup/", env!("CARGO_PKG_VERSION"));
+
+/// The `Accept-Encoding` sent unless a request sets its own: what
+/// [`decode`] undoes. JSON pages compress several times over, and large
+/// ones are what a poll waits for.
+const ACCEPT_ENCODING: &str = "gzip, deflate";
 
 /// Limits of a request when nothing else is said (DESIGN.md: `timeouts`,
 /// `max_response`).
@@ -129,7 +139,10 @@ pub fn new_agent(ca_file: Option<&Path>) -> anyhow::Result<Agent> {
         .max_idle_connections(64)
         .max_idle_connections_per_host(32)
         .tls_config(tls.build())
-        .user_agent(concat!("followup/", env!("CARGO_PKG_VERSION")))
+        .user_agent(USER_AGENT)
+        // Chosen per request (`proxy::Settings::for_uri`): ureq's own
+        // reading of the environment takes one proxy for both schemes.
+        .proxy(None)
         .build()
         .new_agent())
 }
@@ -143,7 +156,8 @@ pub struct Outgoing {
     pub body: Option<Vec<u8>>,
     pub connect_timeout: Duration,
     pub total_timeout: Duration,
-    /// The most bytes of response body read; more is [`SendError::TooLarge`].
+    /// The most bytes of response body read, and decoded when compressed;
+    /// more is [`SendError::TooLarge`].
     pub max_response: u64,
     /// An extra trusted CA (PEM) on top of the default roots.
     pub ca_file: Option<PathBuf>,
@@ -238,8 +252,15 @@ pub enum SendError {
     Connect(String),
     /// The connection broke, or the server's answer was not HTTP.
     Transport(String),
-    /// The body is larger than `max_response`.
-    TooLarge { limit: u64 },
+    /// The body is larger than `max_response`: as received, or once
+    /// decoded from this `Content-Encoding` (a gzip bomb stops here).
+    TooLarge {
+        limit: u64,
+        decoded: Option<&'static str>,
+    },
+    /// A compressed body cannot be decoded, or its encoding is not one
+    /// followup decodes.
+    Decode(String),
     /// The server's certificate was not trusted, or TLS failed.
     Tls(String),
     /// The request cannot be sent as given: a bad URL or header after
@@ -301,12 +322,17 @@ impl fmt::Display for SendError {
             }
             SendError::Connect(e) => write!(f, "cannot connect: {e}"),
             SendError::Transport(e) => write!(f, "connection error: {e}"),
-            SendError::TooLarge { limit } => {
+            SendError::TooLarge { limit, decoded } => {
                 write!(
                     f,
                     "the response is larger than max_response ({limit} bytes)"
-                )
+                )?;
+                if let Some(coding) = decoded {
+                    write!(f, " once decompressed ({coding})")?;
+                }
+                Ok(())
             }
+            SendError::Decode(why) => f.write_str(why),
             SendError::Tls(e) => write!(f, "TLS: {e}"),
             SendError::Invalid(e) => f.write_str(e),
         }
@@ -338,6 +364,9 @@ pub fn exchange(
     for (name, value) in &request.headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
+    if !request.has_header("accept-encoding") {
+        builder = builder.header("Accept-Encoding", ACCEPT_ENCODING);
+    }
     let limits = Limits {
         connect,
         total: budget,
@@ -368,9 +397,15 @@ pub fn exchange(
     if announced.is_some_and(|n| n > request.max_response) {
         return Err(SendError::TooLarge {
             limit: request.max_response,
+            decoded: None,
         });
     }
+    let encoding = response
+        .headers()
+        .get(http::header::CONTENT_ENCODING)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let body = read_bounded(&mut response, request.max_response, limits)?;
+    let body = decode(body, encoding.as_deref(), request.max_response)?;
     Ok(Incoming {
         status,
         headers,
@@ -391,8 +426,12 @@ fn run<S: ureq::AsSendBody>(
 ) -> Result<Response<ureq::Body>, SendError> {
     // `http::Error` says what is wrong (a bad header value, say) without the value.
     let request = request.map_err(|e| SendError::Invalid(format!("invalid request: {e}")))?;
+    let proxy = proxy::from_env()
+        .for_uri(request.uri())
+        .map_err(SendError::Invalid)?;
     let request = agent
         .configure_request(request)
+        .proxy(proxy)
         .timeout_connect(Some(limits.connect))
         // End to end, the body included.
         .timeout_global(Some(limits.total.time))
@@ -415,9 +454,68 @@ fn read_bounded(
         .read_to_end(&mut body)
         .map_err(|e| from_io(&e, limits))?;
     if body.len() as u64 > limit {
-        return Err(SendError::TooLarge { limit });
+        return Err(SendError::TooLarge {
+            limit,
+            decoded: None,
+        });
     }
     Ok(body)
+}
+
+/// The body decoded as its `Content-Encoding` says, within `limit` bytes
+/// decoded: a small body that inflates to gigabytes fails at `limit`,
+/// having used no more memory than that.
+fn decode(body: Vec<u8>, encoding: Option<&str>, limit: u64) -> Result<Vec<u8>, SendError> {
+    use flate2::read::{DeflateDecoder, MultiGzDecoder, ZlibDecoder};
+    let Some(encoding) = encoding else {
+        return Ok(body);
+    };
+    let mut body = body;
+    // Codings are listed in the order they were applied: undo the last first.
+    for coding in encoding.split(',').map(str::trim).rev() {
+        if body.is_empty() {
+            break;
+        }
+        body = match coding.to_ascii_lowercase().as_str() {
+            "" | "identity" => body,
+            // Several gzip members in a row are one body (RFC 1952).
+            "gzip" | "x-gzip" => inflate(MultiGzDecoder::new(&body[..]), limit, "gzip")?,
+            // RFC 9110's deflate is zlib-wrapped; some servers send it raw.
+            "deflate" if is_zlib(&body) => inflate(ZlibDecoder::new(&body[..]), limit, "deflate")?,
+            "deflate" => inflate(DeflateDecoder::new(&body[..]), limit, "deflate")?,
+            other => {
+                let other: String = other.chars().take(40).collect();
+                return Err(SendError::Decode(format!(
+                    "the response's Content-Encoding is `{other}`; followup decodes gzip and deflate"
+                )));
+            }
+        };
+    }
+    Ok(body)
+}
+
+fn inflate(decoder: impl Read, limit: u64, coding: &'static str) -> Result<Vec<u8>, SendError> {
+    let mut out = Vec::new();
+    decoder
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| SendError::Decode(format!("the {coding} body cannot be decoded: {e}")))?;
+    if out.len() as u64 > limit {
+        return Err(SendError::TooLarge {
+            limit,
+            decoded: Some(coding),
+        });
+    }
+    Ok(out)
+}
+
+/// Whether `body` starts with a zlib header (RFC 1950: method 8, and the
+/// first two bytes a multiple of 31).
+fn is_zlib(body: &[u8]) -> bool {
+    match body {
+        [cmf, flg, ..] => cmf & 0x0f == 8 && (u16::from(*cmf) << 8 | u16::from(*flg)) % 31 == 0,
+        _ => false,
+    }
 }
 
 /// An I/O error while sending or reading: ureq wraps its own errors in
@@ -440,6 +538,11 @@ fn from_io(e: &std::io::Error, limits: Limits) -> SendError {
         | ErrorKind::AddrNotAvailable
         | ErrorKind::NetworkUnreachable
         | ErrorKind::HostUnreachable => SendError::Connect(e.to_string()),
+        // A name that does not resolve: std's getaddrinfo error has no kind
+        // of its own, only this text.
+        _ if e.to_string().starts_with("failed to lookup address") => {
+            SendError::Connect(e.to_string())
+        }
         // rustls reports a refused certificate (and any TLS failure) through
         // the stream as invalid data; nothing else on the wire does.
         ErrorKind::InvalidData => SendError::Tls(e.to_string()),
@@ -467,7 +570,10 @@ fn from_ureq(e: &ureq::Error, limits: Limits) -> SendError {
         E::ConnectionFailed => SendError::Connect("connection failed".into()),
         E::ConnectProxyFailed(why) => SendError::Connect(format!("proxy: {why}")),
         E::Io(io) => from_io(io, limits),
-        E::BodyExceedsLimit(limit) => SendError::TooLarge { limit: *limit },
+        E::BodyExceedsLimit(limit) => SendError::TooLarge {
+            limit: *limit,
+            decoded: None,
+        },
         E::Tls(why) => SendError::Tls((*why).to_owned()),
         E::Pem(why) => SendError::Tls(format!("{why:?}")),
         E::Rustls(why) => SendError::Tls(why.to_string()),
@@ -580,12 +686,128 @@ mod tests {
             let mut request = Outgoing::new("GET", server.url(path));
             request.max_response = 1000;
             let err = send(&mut http, &request).unwrap_err();
-            assert_eq!(err, SendError::TooLarge { limit: 1000 }, "{path}");
+            assert_eq!(
+                err,
+                SendError::TooLarge {
+                    limit: 1000,
+                    decoded: None
+                },
+                "{path}"
+            );
             assert!(!err.is_transient());
         }
         let mut request = Outgoing::new("GET", server.url("/unannounced"));
         request.max_response = 64 * 1024;
         assert_eq!(send(&mut http, &request).unwrap().body.len(), 64 * 1024);
+    }
+
+    fn compressed(coding: &str, data: &[u8]) -> Vec<u8> {
+        use flate2::Compression;
+        use std::io::Write;
+        match coding {
+            "gzip" => {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), Compression::default());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            "zlib" => {
+                let mut e = flate2::write::ZlibEncoder::new(Vec::new(), Compression::default());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+            _ => {
+                let mut e = flate2::write::DeflateEncoder::new(Vec::new(), Compression::default());
+                e.write_all(data).unwrap();
+                e.finish().unwrap()
+            }
+        }
+    }
+
+    #[test]
+    fn asks_for_gzip_and_deflate_says_who_it_is_and_decodes() {
+        let json = br#"{"result": [{"sys_id": "a1"}]}"#;
+        let server = Server::start(move |req| {
+            let (coding, body) = match req.path.as_str() {
+                "/gzip" => ("gzip", compressed("gzip", json)),
+                "/zlib" => ("deflate", compressed("zlib", json)),
+                "/raw-deflate" => ("deflate", compressed("raw", json)),
+                "/both" => (
+                    "deflate, gzip",
+                    compressed("gzip", &compressed("zlib", json)),
+                ),
+                "/br" => ("br", b"\x0b\x02\x80".to_vec()),
+                "/corrupt" => ("gzip", b"\x1f\x8b\x08\x00garbage".to_vec()),
+                _ => ("identity", json.to_vec()),
+            };
+            Reply::bytes(200, body).header("Content-Encoding", coding)
+        });
+        let mut http = Http::new(None);
+        for path in ["/gzip", "/zlib", "/raw-deflate", "/both", "/identity"] {
+            let response = send(&mut http, &Outgoing::new("GET", server.url(path))).unwrap();
+            assert_eq!(response.body, json, "{path}");
+        }
+        let received = &server.requests()[0];
+        assert_eq!(received.header("accept-encoding"), Some("gzip, deflate"));
+        assert_eq!(
+            received.header("user-agent"),
+            Some(concat!("followup/", env!("CARGO_PKG_VERSION")))
+        );
+
+        let err = send(&mut http, &Outgoing::new("GET", server.url("/br"))).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the response's Content-Encoding is `br`; followup decodes gzip and deflate"
+        );
+        assert!(!err.is_transient());
+        let err = send(&mut http, &Outgoing::new("GET", server.url("/corrupt"))).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("the gzip body cannot be decoded: "),
+            "{err}"
+        );
+
+        // A request that sets its own Accept-Encoding keeps it.
+        let request =
+            Outgoing::new("GET", server.url("/identity")).header("Accept-Encoding", "identity");
+        send(&mut http, &request).unwrap();
+        assert_eq!(
+            server.requests().last().unwrap().header("accept-encoding"),
+            Some("identity")
+        );
+    }
+
+    #[test]
+    fn max_response_bounds_the_decoded_body() {
+        // 64 MiB of zeros in 64 gzip members: 64 KiB on the wire.
+        let member = compressed("gzip", &vec![0; 1 << 20]);
+        let bomb: Vec<u8> = member
+            .iter()
+            .copied()
+            .cycle()
+            .take(member.len() * 64)
+            .collect();
+        assert!(bomb.len() < 100 * 1024, "{}", bomb.len());
+        let server = Server::start(move |_| {
+            Reply::bytes(200, bomb.clone()).header("Content-Encoding", "gzip")
+        });
+        let mut request = Outgoing::new("GET", server.url("/"));
+        request.max_response = 4 << 20;
+        let err = send(&mut Http::new(None), &request).unwrap_err();
+        assert_eq!(
+            err,
+            SendError::TooLarge {
+                limit: 4 << 20,
+                decoded: Some("gzip")
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "the response is larger than max_response (4194304 bytes) once decompressed (gzip)"
+        );
+        // Within the limit, the same body decodes.
+        request.max_response = 64 << 20;
+        let body = send(&mut Http::new(None), &request).unwrap().body;
+        assert_eq!(body.len(), 64 << 20);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod error;
 mod file;
 pub mod http;
 mod paginate;
+mod proxy;
 mod request;
 #[cfg(test)]
 mod tests;

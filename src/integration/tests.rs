@@ -308,8 +308,8 @@ fn a_response_that_is_not_json_says_where_and_shows_its_start() {
     .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "integration `requests` (GET @{global.base}/login): not JSON (expected value at line 1 column 1): \
-         <!DOCTYPE html> <html><title>Log in</title></html>"
+        "integration `requests` (GET @{global.base}/login): invalid JSON at byte 0 (line 1, column 1): \
+         expected value; it starts: <!DOCTYPE html> <html><title>Log in</title></html>"
     );
     // Not UTF-8: an error, not a panic.
     let err = pages(
@@ -318,7 +318,11 @@ fn a_response_that_is_not_json_says_where_and_shows_its_start() {
         "$",
     )
     .unwrap_err();
-    assert!(err.to_string().contains("not JSON"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("invalid UTF-8 at byte 13 (line 1, column 14)"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -143,7 +143,7 @@ impl Found<'_> {
         // bytes: no tree for a page of 100,000 records.
         if let Some(raw) = f.extraction.loop_path.raw_records(page.bytes()) {
             let raw = raw
-                .map_err(|e| anyhow::anyhow!("{}", page.not_json(e)))?
+                .map_err(|e| anyhow::anyhow!("{}", page.not_json(&e)))?
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let items = raw.len();
             for (n, record) in raw.into_iter().enumerate() {

@@ -154,7 +154,7 @@ fn every_cause_of_a_failed_poll_resolves_and_sends_nothing() {
         (
             "bad JSON",
             Reply::text(200, "<html>login</html>"),
-            "not JSON",
+            "invalid JSON at byte 0",
         ),
         (
             "loop element absent",

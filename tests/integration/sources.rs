@@ -1,7 +1,6 @@
 //! Sources as the real systems serve them: servers that cap their pages
-//! below what is asked, HTTP details (compression, proxies, BOMs, bad
-//! JSON), and the shipped `examples/` run against local servers with each
-//! system's response shape and paging.
+//! below what is asked, and HTTP details (compression, proxies, BOMs, bad
+//! JSON). The shipped `examples/` are run in `examples.rs`.
 
 use std::sync::{Arc, Mutex};
 
@@ -304,4 +303,285 @@ schedule: {{ every: 1d, attempts: 3 }}
     // The next pass asks again.
     pass(&t, "2026-01-05T09:10:00Z").assert_status(0);
     assert_eq!(lookups("u-down"), 2);
+}
+
+// --- HTTP details: every request integration, against local servers ---
+
+/// A follow-up polling `@{env.SN_URL}/api/now/table/incident`, `next_url`
+/// paging on `$.next`.
+const INCIDENTS: &str = "id: incidents
+name: Incidents on hold
+polling: { every: 30m }
+extraction:
+  integrations:
+    - id: incidents
+      request: { url: \"@{env.SN_URL}/api/now/table/incident\" }
+      paginate: { type: next_url, path: \"$.next\" }
+  loop: \"$.result[*]\"
+  reconciliation_id: \"$.sys_id\"
+recipients: { user: alice }
+message: { channel: console, text: \"@{followup.record_id} is on hold\" }
+schedule: { every: 1d, attempts: 1 }
+";
+
+fn incidents_test() -> Test {
+    let t = Test::new();
+    t.write("followups/tenant.yaml", TENANT);
+    t.write("followups/incidents.yaml", INCIDENTS);
+    t
+}
+
+/// Page `n` (1-based) of three, each with one record, `$.next` naming the
+/// next.
+fn incident_page(n: u32) -> Vec<u8> {
+    let next = if n < 3 {
+        json!(format!("/api/now/table/incident?page={}", n + 1))
+    } else {
+        Value::Null
+    };
+    json!({"result": [{"sys_id": format!("i{n}")}], "next": next})
+        .to_string()
+        .into_bytes()
+}
+
+fn page_number(req: &Received) -> u32 {
+    req.query("page").map_or(1, |p| p.parse().unwrap())
+}
+
+fn records_sent(out: &crate::support::Output) -> Vec<String> {
+    sent(&out.stdout)
+        .iter()
+        .map(|l| l["record"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn compress(coding: &str, data: &[u8]) -> Vec<u8> {
+    use flate2::Compression;
+    use std::io::Write;
+    match coding {
+        "gzip" => {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), Compression::default());
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        }
+        _ => {
+            let mut e = flate2::write::ZlibEncoder::new(Vec::new(), Compression::default());
+            e.write_all(data).unwrap();
+            e.finish().unwrap()
+        }
+    }
+}
+
+/// Issue 7: gzip and deflate are asked for and decoded, and every request
+/// says it is followup.
+#[test]
+fn gzip_and_deflate_pages_are_decoded_and_requests_carry_the_user_agent() {
+    let server = Server::start(|req| {
+        let n = page_number(req);
+        let page = incident_page(n);
+        match n {
+            1 => Reply::bytes(200, compress("gzip", &page)).header("Content-Encoding", "gzip"),
+            2 => Reply::bytes(200, compress("zlib", &page)).header("Content-Encoding", "deflate"),
+            _ => Reply::bytes(200, page),
+        }
+        .header("Content-Type", "application/json")
+    });
+    let t = incidents_test();
+    let out = t
+        .cmd(&["run-once"])
+        .now(T0)
+        .env("SN_URL", server.url(""))
+        .run();
+    out.assert_status(0);
+    assert_eq!(records_sent(&out), ["i1", "i2", "i3"]);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 3);
+    for req in &requests {
+        assert_eq!(req.header("accept-encoding"), Some("gzip, deflate"));
+        assert_eq!(
+            req.header("user-agent"),
+            Some(concat!("followup/", env!("CARGO_PKG_VERSION")))
+        );
+    }
+}
+
+/// Issue 7: a gzip bomb (4 GiB of zeros in 4 MiB) fails the poll at
+/// `max_response` with a clear error, in a process that may not use more
+/// than 2 GiB of address space.
+#[test]
+fn a_gzip_bomb_fails_the_poll_cleanly_within_max_response() {
+    let member = compress("gzip", &vec![0; 1 << 20]);
+    let bomb: Vec<u8> = member
+        .iter()
+        .copied()
+        .cycle()
+        .take(member.len() * 4096)
+        .collect();
+    assert!(bomb.len() < 8 << 20, "{}", bomb.len());
+    let bomb = Arc::new(bomb);
+    let server =
+        Server::start(move |_| Reply::bytes(200, bomb.to_vec()).header("Content-Encoding", "gzip"));
+    let t = incidents_test();
+    let out = t
+        .cmd(&["run-once"])
+        .now(T0)
+        .env("SN_URL", server.url(""))
+        .shell_prefix("ulimit -v 2097152")
+        .run();
+    out.assert_status(1).assert_stdout("");
+    assert!(
+        out.stderr.contains(
+            "integration `incidents` (GET @{env.SN_URL}/api/now/table/incident), page 1: \
+             the response is larger than max_response (16777216 bytes) once decompressed (gzip)"
+        ),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(event_names(&t, &["--event", "poll"]), ["poll.failed"]);
+}
+
+/// Issue 7: a body starting with a UTF-8 byte order mark is JSON.
+#[test]
+fn a_byte_order_mark_before_the_json_is_dropped() {
+    let server = Server::start(|req| {
+        let mut body = b"\xEF\xBB\xBF".to_vec();
+        body.extend(incident_page(page_number(req)));
+        Reply::bytes(200, body).header("Content-Type", "application/json; charset=utf-8")
+    });
+    let t = incidents_test();
+    let out = t
+        .cmd(&["run-once"])
+        .now(T0)
+        .env("SN_URL", server.url(""))
+        .run();
+    out.assert_status(0);
+    assert_eq!(records_sent(&out), ["i1", "i2", "i3"]);
+}
+
+/// Issue 7: bad JSON names the integration, the page and the byte.
+#[test]
+fn bad_json_names_the_integration_the_page_and_the_byte() {
+    const BROKEN: &str = r#"{"result": [{"sys_id": "i2", "state": }], "next": null}"#;
+    let server = Server::start(|req| match page_number(req) {
+        2 => Reply::text(200, BROKEN),
+        n => Reply::bytes(200, incident_page(n)),
+    });
+    let t = incidents_test();
+    let out = t
+        .cmd(&["run-once"])
+        .now(T0)
+        .env("SN_URL", server.url(""))
+        .run();
+    out.assert_status(1).assert_stdout("");
+    let byte = BROKEN.find(": }").unwrap() + 2;
+    let expected = format!(
+        "integration `incidents` (GET @{{env.SN_URL}}/api/now/table/incident), page 2: \
+         invalid JSON at byte {byte} (line 1, column {}): expected value; it starts: {BROKEN}",
+        byte + 1
+    );
+    assert!(out.stderr.contains(&expected), "{}", out.stderr);
+    let failed = events(&t, &["--event", "poll.failed"]);
+    assert!(
+        failed[0]["detail"].as_str().unwrap().contains(&expected),
+        "{}",
+        failed[0]
+    );
+}
+
+/// Issue 7: `HTTP_PROXY`/`HTTPS_PROXY` (either case) carry requests of
+/// their scheme; `NO_PROXY` and loopback go direct.
+#[test]
+fn proxy_variables_are_honoured_and_no_proxy_goes_direct() {
+    use crate::support::proxy::Proxy;
+    let server = Server::start(|req| Reply::bytes(200, incident_page(page_number(req))));
+    let upstream: std::net::SocketAddr = server
+        .url("")
+        .trim_start_matches("http://")
+        .parse()
+        .unwrap();
+    let port = upstream.port();
+    let t = incidents_test();
+    let run = |env: &[(&str, String)]| {
+        let mut cmd = t.cmd(&["run-once", "--db", "proxy.db"]).now(T0);
+        for (k, v) in env {
+            cmd = cmd.env(k, v);
+        }
+        let out = cmd.run();
+        std::fs::remove_file(t.path("proxy.db")).unwrap();
+        out
+    };
+    let host = format!("acme.service-now.invalid:{port}");
+
+    // Through the proxy: a name no DNS knows reaches the server.
+    for name in ["HTTP_PROXY", "http_proxy"] {
+        let proxy = Proxy::start(Some(upstream));
+        let before = server.requests().len();
+        let out = run(&[("SN_URL", format!("http://{host}")), (name, proxy.url())]);
+        out.assert_status(0);
+        assert_eq!(records_sent(&out), ["i1", "i2", "i3"], "{name}");
+        // ureq tunnels plain http too: one CONNECT per connection.
+        assert_eq!(
+            proxy.lines(),
+            vec![format!("CONNECT {host} HTTP/1.1"); 3],
+            "{name}"
+        );
+        let through = &server.requests()[before..];
+        assert!(
+            through
+                .iter()
+                .all(|r| r.header("host") == Some(host.as_str()))
+        );
+    }
+
+    // NO_PROXY: direct, so the unknown name fails to resolve; the proxy
+    // saw nothing.
+    let proxy = Proxy::start(Some(upstream));
+    let out = run(&[
+        ("SN_URL", format!("http://{host}")),
+        ("HTTP_PROXY", proxy.url()),
+        ("NO_PROXY", "localhost,.service-now.invalid".into()),
+    ]);
+    out.assert_status(1);
+    assert!(out.stderr.contains("cannot connect"), "{}", out.stderr);
+    assert_eq!(proxy.lines(), Vec::<String>::new());
+
+    // Loopback never goes through a proxy.
+    let out = run(&[("SN_URL", server.url("")), ("HTTP_PROXY", proxy.url())]);
+    out.assert_status(0);
+    assert_eq!(records_sent(&out), ["i1", "i2", "i3"]);
+    assert_eq!(proxy.lines(), Vec::<String>::new());
+
+    // https goes to HTTPS_PROXY, not HTTP_PROXY; a refusal is a clear error.
+    let refusing = Proxy::start(None);
+    let out = run(&[
+        ("SN_URL", "https://acme.service-now.invalid".into()),
+        ("HTTPS_PROXY", refusing.url()),
+        ("HTTP_PROXY", proxy.url()),
+    ]);
+    out.assert_status(1);
+    assert!(
+        out.stderr
+            .contains("page 1: cannot connect: proxy: proxy server responded 403"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        refusing.lines(),
+        ["CONNECT acme.service-now.invalid:443 HTTP/1.1"]
+    );
+    assert_eq!(proxy.lines(), Vec::<String>::new());
+
+    // A proxy variable that is no URL names itself, not its value.
+    let out = run(&[
+        ("SN_URL", format!("http://{host}")),
+        ("HTTP_PROXY", "http://user:s3cret@[bad".into()),
+    ]);
+    out.assert_status(1);
+    assert!(
+        out.stderr
+            .contains("the environment variable HTTP_PROXY is not a proxy URL"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("s3cret"));
 }

@@ -21,6 +21,7 @@ use tempfile::TempDir;
 
 pub mod faults;
 pub mod pass;
+pub mod proxy;
 pub mod pty;
 pub mod server;
 pub mod smtp;
