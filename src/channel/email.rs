@@ -103,10 +103,17 @@ impl Email {
     fn message(&self, job: &Job) -> Result<Message, String> {
         let to = recipient(job)?;
         let m = &job.message;
-        Message::builder()
+        let root = message_id(job, &self.from);
+        let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
-            .subject(subject(job))
+            .subject(subject(job));
+        builder = if job.attempt > 1 {
+            builder.in_reply_to(root.clone()).references(root)
+        } else {
+            builder.message_id(Some(root))
+        };
+        builder
             .multipart(
                 MultiPart::alternative()
                     .singlepart(SinglePart::plain(plain(m)))
@@ -142,8 +149,28 @@ fn recipient(job: &Job) -> Result<Mailbox, String> {
     Ok(Mailbox::new(name.map(str::to_owned), address))
 }
 
-/// The card's title, or the text's first line, or the follow-up's name.
+/// The conversation's Message-ID: a hash of its first delivery's id at
+/// `followup.<domain of from>`, the same for every attempt of the record's
+/// cycle, so later attempts can name it in In-Reply-To and References.
+fn message_id(job: &Job, from: &Mailbox) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(job.conversation_root().as_bytes());
+    let hex: String = hash[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!("<{hex}@followup.{}>", from.email.domain())
+}
+
+/// The card's title, or the text's first line, or the follow-up's name;
+/// `Re: ` before it from attempt 2 on (one conversation per cycle).
 fn subject(job: &Job) -> String {
+    let line = first_line(job);
+    if job.attempt > 1 {
+        format!("Re: {line}")
+    } else {
+        line
+    }
+}
+
+fn first_line(job: &Job) -> String {
     let m = &job.message;
     let line = m
         .card
@@ -280,6 +307,7 @@ impl Channel for Email {
             "from": self.from.to_string(),
             "to": recipient(job).map(|m| m.to_string()).unwrap_or_default(),
             "subject": subject(job),
+            "message_id": message_id(job, &self.from),
             "text": plain(&job.message),
             "html": html(&job.message),
         })

@@ -76,6 +76,20 @@ impl Job {
         })
     }
 
+    /// The id of this conversation's first delivery (attempt 1 of the
+    /// same record, cycle, channel and target): what threads later
+    /// attempts to the first one without asking the store.
+    pub fn conversation_root(&self) -> String {
+        crate::pass::attempt::delivery_id(&[
+            &self.followup,
+            &self.record,
+            &self.cycle.to_string(),
+            "1",
+            &self.channel,
+            &self.target,
+        ])
+    }
+
     /// The people a delivery names: the recipient, or a room's people.
     pub fn people(&self) -> Vec<&Value> {
         match self.recipient.get("recipients").and_then(Value::as_array) {

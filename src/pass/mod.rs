@@ -22,7 +22,7 @@ use crate::integration::Http;
 use crate::store::{Event, EventKind, FollowupState, Seconds, Store};
 
 mod actions;
-mod attempt;
+pub(crate) mod attempt;
 mod deliver;
 pub mod due;
 mod poll;
