@@ -153,10 +153,11 @@ fn recipient(job: &Job) -> Result<Mailbox, String> {
 /// `followup.<domain of from>`, the same for every attempt of the record's
 /// cycle, so later attempts can name it in In-Reply-To and References.
 fn message_id(job: &Job, from: &Mailbox) -> String {
-    use sha2::{Digest, Sha256};
-    let hash = Sha256::digest(job.conversation_root().as_bytes());
-    let hex: String = hash[..16].iter().map(|b| format!("{b:02x}")).collect();
-    format!("<{hex}@followup.{}>", from.email.domain())
+    format!(
+        "<{}@followup.{}>",
+        job.conversation_key(),
+        from.email.domain()
+    )
 }
 
 /// The card's title, or the text's first line, or the follow-up's name;

@@ -56,7 +56,7 @@ impl Channel for GoogleChat {
             .join("\n");
         let mut payload = json!({
             "text": cut(&text, TEXT_CHARS),
-            "thread": { "threadKey": thread_key(job) },
+            "thread": { "threadKey": job.conversation_key() },
         });
         if m.card.is_some() || m.image.is_some() {
             payload["cardsV2"] = json!([{ "cardId": "followup", "card": card(job) }]);
@@ -75,15 +75,6 @@ impl Channel for GoogleChat {
 /// Replies to the thread of the key, or starts it: attempts of one record's
 /// cycle share one thread.
 const REPLY_OPTION: &str = "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD";
-
-/// The thread of the follow-up, record and cycle (the first delivery's id
-/// without its channel and target parts is the same thing; the hash keeps
-/// it short and free of the record id's characters).
-fn thread_key(job: &Job) -> String {
-    use sha2::{Digest, Sha256};
-    let hash = Sha256::digest(job.conversation_root().as_bytes());
-    hash[..16].iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn card(job: &Job) -> Value {
     let m = &job.message;

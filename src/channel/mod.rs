@@ -90,6 +90,14 @@ impl Job {
         ])
     }
 
+    /// The conversation's key: 32 hex digits of the SHA-256 of its root,
+    /// short and free of the record id's characters.
+    pub fn conversation_key(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let hash = Sha256::digest(self.conversation_root().as_bytes());
+        hash[..16].iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     /// The people a delivery names: the recipient, or a room's people.
     pub fn people(&self) -> Vec<&Value> {
         match self.recipient.get("recipients").and_then(Value::as_array) {
