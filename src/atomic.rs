@@ -25,9 +25,11 @@ pub fn write_new(target: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     tx.commit()
 }
 
-/// Writes `bytes` to `target`, replacing a file that is there.
+/// Writes `bytes` to `target`, replacing a file that is there; the new
+/// file is owner-only (0600): what is written this way (metrics, export
+/// bundles) holds data of the state or of the tenant.
 pub fn write_replace(target: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let temp = stage(target, bytes)?;
+    let temp = stage_with(target, bytes, crate::private::options())?;
     fs::rename(temp.path(), target)
         .with_context(|| format!("cannot write {}", target.display()))?;
     temp.forget();
@@ -210,8 +212,12 @@ impl Drop for Temp {
 
 /// Writes `bytes` in full to a new hidden file beside `target`.
 fn stage(target: &Path, bytes: &[u8]) -> anyhow::Result<Temp> {
+    stage_with(target, bytes, OpenOptions::new())
+}
+
+fn stage_with(target: &Path, bytes: &[u8], mut options: OpenOptions) -> anyhow::Result<Temp> {
     let path = unique_sibling(target, "tmp");
-    let mut file: File = OpenOptions::new()
+    let mut file: File = options
         .write(true)
         .create_new(true)
         .open(&path)

@@ -138,6 +138,11 @@ impl Paths {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check definitions and the tenant; every error at its place
+    ///
+    /// In templates, `@{path}` inserts a value and `@{path ?? "text"}` gives a
+    /// fallback for a value that is missing, null or "" (ServiceNow and Jira
+    /// send "" for an empty field, so it counts as missing); without a
+    /// fallback, such a value fails that one delivery or action at run time.
     Validate(ValidateArgs),
     /// List follow-ups
     List(ListArgs),
@@ -435,12 +440,18 @@ pub struct CreateArgs {
     /// How often the source is read: 10m .. 5d [default: 30m, or the template's]
     #[arg(long, value_name = "DURATION", help_heading = "Polling")]
     pub poll_every: Option<String>,
+    /// Whether the first poll's records are followed up [default: notify, or the template's]
+    #[arg(long, value_name = "WHEN", value_parser = ["notify", "record_only"], help_heading = "Polling")]
+    pub first_poll: Option<String>,
     /// The source: an HTTP(S) request to this URL
     #[arg(long, conflicts_with = "file", help_heading = "Data extraction")]
     pub url: Option<String>,
     /// The source: a local JSON file (relative to the definitions directory)
     #[arg(long, value_name = "PATH", help_heading = "Data extraction")]
     pub file: Option<String>,
+    /// How the request authenticates, from environment variables [default: none]
+    #[arg(long, value_enum, requires = "url", help_heading = "Data extraction")]
+    pub auth: Option<crate::draft::SourceAuth>,
     /// JSONPath to the records in the response (`$.result[*]`)
     #[arg(
         long = "loop",
@@ -472,6 +483,18 @@ pub struct CreateArgs {
     /// How many times in all, the first included: 1 .. 10 [default: 3, or the template's]
     #[arg(long, help_heading = "Schedule")]
     pub attempts: Option<u32>,
+    /// When deliveries may go: `DAYS HOURS [TIMEZONE]` (`mon-fri 08:00-18:00 Europe/Lisbon`), or none
+    #[arg(long, value_name = "WINDOW", help_heading = "Schedule")]
+    pub window: Option<String>,
+    /// An action when an attempt closes: `set local.NAME = VALUE` or `METHOD URL` (repeatable)
+    #[arg(long, value_name = "ACTION", help_heading = "Post-follow-up actions")]
+    pub after_each_attempt: Vec<String>,
+    /// An action once a record is exhausted (repeatable)
+    #[arg(long, value_name = "ACTION", help_heading = "Post-follow-up actions")]
+    pub after_all_attempts: Vec<String>,
+    /// An action once a record is resolved (repeatable)
+    #[arg(long, value_name = "ACTION", help_heading = "Post-follow-up actions")]
+    pub on_resolved: Vec<String>,
     /// Print the definition instead of writing it
     #[arg(long)]
     pub stdout: bool,

@@ -28,6 +28,9 @@ mod metrics;
 mod naming;
 mod pass;
 mod path;
+mod private;
+#[cfg(test)]
+mod properties;
 mod recipients;
 mod store;
 mod template;

@@ -324,7 +324,7 @@ fn look_up(
         env: true,
         ..Scopes::default()
     };
-    let response = match integration::fetch_source(http, "lookup", &lookup.source, &scopes) {
+    let response = match integration::fetch_lookup(http, &lookup.source, &scopes) {
         Ok(response) => response,
         Err(e) if e.is_transient() => {
             out.deferred

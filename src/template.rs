@@ -2,8 +2,9 @@
 //! each inserted value encoded for where it lands.
 //!
 //! Grammar: `@{ path [?? "fallback"] [| raw] }`; a path is a scope followed by
-//! `.name`, `[0]` or `["key.with.dots"]` steps. A missing value (`null`
-//! included) without a fallback fails the whole rendering, so nothing
+//! `.name`, `[0]` or `["key.with.dots"]` steps. A missing value (`null` and
+//! `""` included: ServiceNow and Jira send `""` for an empty field) takes
+//! the fallback; without one it fails the whole rendering, so nothing
 //! half-rendered is ever sent.
 
 use std::borrow::Cow;
@@ -181,7 +182,13 @@ pub struct Scopes<'a> {
 }
 
 impl Scopes<'_> {
+    /// The value at `path`; `None` when it is absent, `null` or `""`, which
+    /// all count as missing.
     pub fn get(&self, path: &Path) -> Option<Cow<'_, Value>> {
+        self.lookup(path).filter(|v| !counts_as_missing(v))
+    }
+
+    fn lookup(&self, path: &Path) -> Option<Cow<'_, Value>> {
         let root = match path.scope {
             Scope::Followup => self.followup,
             Scope::Recipient => self.recipient,
@@ -204,10 +211,17 @@ impl Scopes<'_> {
     }
 }
 
+/// `null` and the empty string count as missing (DESIGN.md): ServiceNow and
+/// Jira send `""` for an empty field, and a fallback must apply to it.
+pub fn counts_as_missing(value: &Value) -> bool {
+    matches!(value, Value::Null) || value.as_str() == Some("")
+}
+
 /// The text of an inserted value; `None` for a value that counts as missing.
 pub fn text_of(value: &Value) -> Option<Cow<'_, str>> {
     match value {
         Value::Null => None,
+        Value::String(s) if s.is_empty() => None,
         Value::String(s) => Some(Cow::Borrowed(s)),
         other => Some(Cow::Owned(other.to_string())),
     }
@@ -497,7 +511,7 @@ mod tests {
 
     #[test]
     fn paths_fallbacks_and_raw() {
-        let followup = json!({"data": {"number": "RITM1", "approver.email": "a@x.com", "list": [10, 20], "none": null}});
+        let followup = json!({"data": {"number": "RITM1", "approver.email": "a@x.com", "list": [10, 20], "none": null, "due_date": ""}});
         let scopes = Scopes {
             followup: Some(&followup),
             ..Scopes::default()
@@ -513,6 +527,23 @@ mod tests {
         );
         let missing = render("x @{followup.data.none}", &scopes, Encoding::Plain).unwrap_err();
         assert_eq!(missing.to_string(), "no value for `@{followup.data.none}`");
+        // ServiceNow and Jira send `""` for an empty field: missing too.
+        assert_eq!(
+            ok(r#"@{followup.data.due_date ?? "no due date"}"#),
+            "no due date"
+        );
+        assert_eq!(
+            render("@{followup.data.due_date}", &scopes, Encoding::Plain)
+                .unwrap_err()
+                .to_string(),
+            "no value for `@{followup.data.due_date}`"
+        );
+        // A single insert that keeps its JSON type takes the fallback too.
+        let value = Template::parse(r#"@{followup.data.due_date ?? "none"}"#)
+            .unwrap()
+            .render_value(&scopes)
+            .unwrap();
+        assert_eq!(value, json!("none"));
     }
 
     #[test]

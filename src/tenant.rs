@@ -371,10 +371,10 @@ fn check_channel(
             );
             Vec::new()
         }
-        Some(argv) => argv
-            .iter()
-            .enumerate()
-            .filter_map(|(i, arg)| c.template(at.key("command").index(i), arg, COMMAND_ARGS))
+        Some(argv) => c
+            .argv(at.key("command"), argv, COMMAND_ARGS)
+            .into_iter()
+            .flatten()
             .collect(),
         None => Vec::new(),
     };

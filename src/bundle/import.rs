@@ -26,7 +26,7 @@ use crate::bundle::{
 use crate::definition::load::{self, Catalog};
 use crate::definition::model::Definition;
 use crate::definition::rename::rename;
-use crate::definition::rules::is_id;
+use crate::definition::rules::{RESERVED_ID, is_id, reserved_id_message};
 use crate::diagnostic::{self, Diagnostic};
 use crate::naming::Taken;
 
@@ -165,6 +165,9 @@ fn incoming<'b>(
     let id = &listed.id;
     if !is_id(id) {
         bail!("{MANIFEST} lists the id `{id}`, which is not a follow-up id");
+    }
+    if id == RESERVED_ID {
+        bail!("{MANIFEST} lists `{id}`: {}", reserved_id_message());
     }
     if listed.file != followup_entry(id) {
         bail!(
@@ -484,6 +487,35 @@ pub fn check(
         tenant_errors,
         missing: (!missing.is_empty()).then_some(missing),
     })
+}
+
+/// Every `command` a follow-up of the bundle would run on this host
+/// (integrations, lookups, actions), each as its argv: an operator
+/// importing a bundle reads them before they are written.
+pub fn commands(incoming: &Incoming) -> Vec<Vec<String>> {
+    fn walk(value: &serde_json::Value, out: &mut Vec<Vec<String>>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, value) in map {
+                    match (key.as_str(), value) {
+                        ("command", serde_json::Value::Array(argv)) => out.push(
+                            argv.iter()
+                                .map(|a| a.as_str().unwrap_or_default().to_owned())
+                                .collect(),
+                        ),
+                        _ => walk(value, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(value) = serde_json::to_value(&incoming.raw) {
+        walk(&value, &mut out);
+    }
+    out
 }
 
 /// Writes every planned file, or none.

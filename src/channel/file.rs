@@ -1,9 +1,13 @@
 //! The `file` channel: one JSON line per delivery, appended to a file
 //! (an outbox another program reads). Each line is written with one
 //! `write` on a file opened for appending, so lines never interleave.
+//!
+//! A pass killed inside that `write` can leave the start of a line with no
+//! newline; its delivery was never marked delivered, so the next pass sends
+//! it again. Before its first append, a pass cuts such a torn tail off, so
+//! that the redelivery starts a line of its own and every line parses.
 
-use std::fs::OpenOptions;
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::time::Instant;
@@ -41,11 +45,21 @@ impl Channel for File {
         line.push('\n');
         let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
         if guard.is_none() {
-            match OpenOptions::new()
+            // Only a regular file is read and cut: a FIFO or a device is
+            // opened for writing alone, as a reader at its other end expects.
+            let regular = std::fs::metadata(&self.path).is_ok_and(|m| m.is_file());
+            let opened = crate::private::options()
                 .create(true)
+                .read(regular)
                 .append(true)
                 .open(&self.path)
-            {
+                .and_then(|mut file| {
+                    if regular {
+                        cut_torn_tail(&mut file)?;
+                    }
+                    Ok(file)
+                });
+            match opened {
                 Ok(file) => *guard = Some(file),
                 Err(e) => return self.failed(e),
             }
@@ -63,4 +77,32 @@ impl Channel for File {
             Err(e) => self.failed(e),
         }
     }
+}
+
+/// Truncates `file` after its last newline (to nothing when it has none),
+/// when it does not end with one: what follows is a line whose write was
+/// cut short.
+fn cut_torn_tail(file: &mut std::fs::File) -> std::io::Result<()> {
+    const CHUNK: u64 = 64 * 1024;
+    let length = file.metadata()?.len();
+    let mut end = length;
+    let mut buf = vec![0; CHUNK as usize];
+    while end > 0 {
+        let start = end.saturating_sub(CHUNK);
+        let chunk = &mut buf[..(end - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(chunk)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            let keep = start + i as u64 + 1;
+            if keep < length {
+                file.set_len(keep)?;
+            }
+            return Ok(());
+        }
+        end = start;
+    }
+    if length > 0 {
+        file.set_len(0)?;
+    }
+    Ok(())
 }

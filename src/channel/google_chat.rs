@@ -2,36 +2,19 @@
 //! attempt's people, and a `cardsV2` card — header, decoratedText fields,
 //! an image, a buttonList of openLink buttons.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::http::{Post, body};
+use super::http::{Endpoint, Post, body};
 use super::limit::cut;
-use super::registry::Client;
 use super::{Channel, Job, Outcome};
-use crate::integration::error::Secrets;
 
 /// Google Chat takes at most 100 widgets a card and 32,000 bytes a message.
 const MAX_WIDGETS: usize = 100;
 const TEXT_CHARS: usize = 4000;
 
-pub struct GoogleChat {
-    url: String,
-    client: Arc<Client>,
-    secrets: Secrets,
-}
-
-impl GoogleChat {
-    pub fn new(url: String, client: Arc<Client>, secrets: Secrets) -> GoogleChat {
-        GoogleChat {
-            url,
-            client,
-            secrets,
-        }
-    }
-}
+pub struct GoogleChat(pub Endpoint);
 
 impl Channel for GoogleChat {
     fn payload(&self, job: &Job) -> Value {
@@ -65,10 +48,11 @@ impl Channel for GoogleChat {
     }
 
     fn deliver(&self, job: &Job, deadline: Option<Instant>) -> Outcome {
+        let e = &self.0;
         let bytes = body(&self.payload(job));
-        let sep = if self.url.contains('?') { '&' } else { '?' };
-        let url = format!("{}{sep}messageReplyOption={REPLY_OPTION}", self.url);
-        Post::json(&self.client, &url, &bytes, &job.delivery, &self.secrets).deliver(deadline)
+        let sep = if e.url.contains('?') { '&' } else { '?' };
+        let url = format!("{}{sep}messageReplyOption={REPLY_OPTION}", e.url);
+        Post::json(&e.client, &url, &bytes, &job.delivery, &e.secrets).deliver(deadline)
     }
 }
 

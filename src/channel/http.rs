@@ -4,13 +4,14 @@
 //! transient, with the service's `Retry-After`; any other status
 //! permanent, with the status and the start of the service's text.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::Outcome;
 use super::registry::Client;
 use super::settings::{CONNECT_TIMEOUT, TOTAL_TIMEOUT};
+use super::{Job, Outcome};
 use crate::integration::error::{Secrets, excerpt_of};
 use crate::integration::http::{Incoming, Outgoing, exchange, status_line};
 
@@ -80,6 +81,29 @@ impl<'a> Post<'a> {
             timeout: TOTAL_TIMEOUT,
             secrets,
         }
+    }
+}
+
+/// A URL that takes JSON POSTs, with the agent and the secrets to mask:
+/// what every HTTP channel holds.
+pub struct Endpoint {
+    pub url: String,
+    pub client: Arc<Client>,
+    pub secrets: Secrets,
+}
+
+impl Endpoint {
+    /// POSTs `payload` for `job`, read by its status.
+    pub fn deliver(&self, job: &Job, payload: &Value, deadline: Option<Instant>) -> Outcome {
+        let bytes = body(payload);
+        Post::json(
+            &self.client,
+            &self.url,
+            &bytes,
+            &job.delivery,
+            &self.secrets,
+        )
+        .deliver(deadline)
     }
 }
 

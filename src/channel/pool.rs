@@ -5,8 +5,8 @@
 //! comes back. A sender takes its next job only once the caller has
 //! recorded its last outcome, so that at any moment at most `concurrency`
 //! deliveries are sent and not yet recorded: a crash repeats at most that
-//! many. Console and file (and every channel of a dry run) are local: one
-//! sender writes them in order.
+//! many (plus the one delivery of the local writer: console and file, and
+//! every channel of a dry run, are written in order by one more sender).
 //!
 //! A sender honours its channel's `rate`, retries a transient failure
 //! when the service says when (`Retry-After`) and that fits before the
@@ -61,7 +61,11 @@ pub fn send_all(
             }
         }
         drop(done);
-        collect(&outcomes, &mut record)
+        let result = collect(&outcomes, &mut record);
+        // After an error, the senders whose outcomes were never taken wait
+        // for an ack: dropping the queue of outcomes tells them none comes.
+        drop(outcomes);
+        result
     })
 }
 
@@ -78,16 +82,18 @@ fn sender(
     deadline: Option<Instant>,
     done: &mpsc::Sender<Done>,
 ) {
-    let (recorded, wait) = mpsc::sync_channel(1);
     loop {
         let Some(job) = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front() else {
             return;
         };
         let settled = send_one(channels, &job, deadline);
+        // The only sender of the ack goes with the outcome: if the caller
+        // drops it unanswered, `wait` says so instead of blocking.
+        let (recorded, wait) = mpsc::sync_channel(1);
         let sent = done.send(Done {
             job,
             settled,
-            recorded: recorded.clone(),
+            recorded,
         });
         // The caller gave up (its store failed): stop.
         if sent.is_err() || wait.recv().is_err() {
@@ -174,4 +180,64 @@ fn send_one(channels: &Channels, job: &Job, deadline: Option<Instant>) -> Settle
 /// Whether waiting `wait` still leaves time before the deadline.
 fn fits(wait: Duration, deadline: Option<Instant>) -> bool {
     deadline.is_none_or(|d| Instant::now() + wait < d)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::channel::settings::{Kind, Settings};
+    use crate::channel::tests::job;
+    use crate::template::Template;
+
+    fn channels() -> Channels {
+        let settings = Settings {
+            kind: Kind::Command {
+                argv: vec![Template::parse("true").unwrap()],
+                timeout: Duration::from_secs(5),
+                dir: std::env::temp_dir(),
+            },
+            rate: None,
+            ca_file: None,
+        };
+        let all = BTreeMap::from([("test".to_owned(), settings)]);
+        Channels::open(&all, &serde_json::json!({}), false)
+    }
+
+    fn jobs(n: usize) -> Vec<Job> {
+        (0..n)
+            .map(|i| Job {
+                delivery: format!("d{i}"),
+                ..job()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_job_is_recorded_once() {
+        let mut seen = Vec::new();
+        send_all(&channels(), jobs(20), 4, None, |group| {
+            seen.extend(group.into_iter().map(|(j, s)| (j.delivery, s)));
+            Ok(())
+        })
+        .unwrap();
+        seen.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(seen.len(), 20);
+        seen.dedup_by(|a, b| a.0 == b.0);
+        assert_eq!(seen.len(), 20);
+        assert!(seen.iter().all(|(_, s)| *s == Settled::Delivered));
+    }
+
+    #[test]
+    fn a_failed_record_stops_the_senders_without_a_hang() {
+        let mut groups = 0;
+        let err = send_all(&channels(), jobs(40), 4, None, |_| {
+            groups += 1;
+            anyhow::bail!("disk full")
+        })
+        .unwrap_err();
+        assert_eq!(err.to_string(), "disk full");
+        assert_eq!(groups, 1);
+    }
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::http::Endpoint;
 use super::settings::{Kind, Settings};
 use super::{Channel, Job, Outcome, command, console, dry_run, email, file, google_chat};
 use super::{slack, teams, webhook};
@@ -211,11 +212,19 @@ fn open_one(
         }
         Kind::Teams { webhook_url } => {
             let url = r.render("webhook_url", webhook_url, Encoding::Url, true)?;
-            Box::new(teams::Teams::new(url, client, r.secrets))
+            Box::new(teams::Teams(Endpoint {
+                url,
+                client,
+                secrets: r.secrets,
+            }))
         }
         Kind::GoogleChat { webhook_url } => {
             let url = r.render("webhook_url", webhook_url, Encoding::Url, true)?;
-            Box::new(google_chat::GoogleChat::new(url, client, r.secrets))
+            Box::new(google_chat::GoogleChat(Endpoint {
+                url,
+                client,
+                secrets: r.secrets,
+            }))
         }
         Kind::Email { smtp_url, from } => {
             let url = r.render("smtp_url", smtp_url, Encoding::Plain, true)?;

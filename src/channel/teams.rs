@@ -4,31 +4,14 @@
 //! Workflows renders no card above 1.4, and its templates iterate
 //! `attachments`, so a bare `text` would not show.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::http::{Post, body};
-use super::registry::Client;
+use super::http::Endpoint;
 use super::{Channel, Job, Outcome};
-use crate::integration::error::Secrets;
 
-pub struct Teams {
-    url: String,
-    client: Arc<Client>,
-    secrets: Secrets,
-}
-
-impl Teams {
-    pub fn new(url: String, client: Arc<Client>, secrets: Secrets) -> Teams {
-        Teams {
-            url,
-            client,
-            secrets,
-        }
-    }
-}
+pub struct Teams(pub Endpoint);
 
 impl Channel for Teams {
     fn payload(&self, job: &Job) -> Value {
@@ -43,15 +26,7 @@ impl Channel for Teams {
     }
 
     fn deliver(&self, job: &Job, deadline: Option<Instant>) -> Outcome {
-        let bytes = body(&self.payload(job));
-        Post::json(
-            &self.client,
-            &self.url,
-            &bytes,
-            &job.delivery,
-            &self.secrets,
-        )
-        .deliver(deadline)
+        self.0.deliver(job, &self.payload(job), deadline)
     }
 }
 

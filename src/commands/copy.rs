@@ -12,7 +12,7 @@ use crate::commands::publish::{New, publish};
 use crate::commands::unknown_followup;
 use crate::definition::load::{Catalog, read_text};
 use crate::definition::rename::rename;
-use crate::definition::rules::is_id;
+use crate::definition::rules::{RESERVED_ID, is_id, reserved_id_message};
 use crate::exit;
 use crate::naming::slug;
 
@@ -50,6 +50,12 @@ pub fn run(paths: &Paths, args: &CopyArgs) -> anyhow::Result<ExitCode> {
             s => s,
         },
     };
+    if id == RESERVED_ID {
+        return Err(exit::usage(format!(
+            "{} (give --id)",
+            reserved_id_message()
+        )));
+    }
     let text = read_text(&source.file).map_err(|(mark, message)| {
         anyhow::anyhow!(
             "{}:{}:{}: {message}",

@@ -56,6 +56,7 @@ pub fn run(paths: &Paths, args: &ImportArgs) -> anyhow::Result<ExitCode> {
         bail!(message);
     }
 
+    list_commands(&opened, &steps);
     if args.dry_run {
         report(&steps, true);
         crate::log::info(None, "dry run: nothing written");
@@ -115,5 +116,22 @@ fn report(steps: &[Step], dry_run: bool) {
             (_, None) => format!("{verb} {what}"),
         };
         crate::log::info(None, &line);
+    }
+}
+
+/// Says, before anything is written, every program the follow-ups to be
+/// written would run on this host.
+fn list_commands(opened: &import::Opened, steps: &[Step]) {
+    for incoming in &opened.followups {
+        let written = steps
+            .iter()
+            .any(|s| s.id == incoming.id && s.target.is_some());
+        if !written {
+            continue;
+        }
+        for argv in import::commands(incoming) {
+            let shown: Vec<String> = argv.iter().map(|a| format!("{a:?}")).collect();
+            eprintln!("`{}` runs the command [{}]", incoming.id, shown.join(", "));
+        }
     }
 }

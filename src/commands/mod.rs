@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command, UsersCommand};
+use crate::cli::{Cli, Command, Paths, UsersCommand};
 use crate::definition::load::Catalog;
 use crate::exit;
 
@@ -33,25 +33,48 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::List(args) => list::run(&paths.with(&args.defs), &args),
         Command::Show(args) => show::run(&paths.with(&args.defs), &args),
         Command::Schema(args) => schema::run(&args),
-        Command::RunOnce(args) => run_once::run(&paths.with(&args.defs).with_db(&args.db), &args),
-        Command::History(args) => history::run(&paths.with_db(&args.db), &args),
-        Command::Status(args) => status::run(&paths.with(&args.defs).with_db(&args.db), &args),
-        Command::Explain(args) => explain::run(&paths.with(&args.defs).with_db(&args.db), &args),
-        Command::Reset(args) => reset::run(&paths.with(&args.defs).with_db(&args.db), &args),
+        Command::RunOnce(args) => in_store(paths.with(&args.defs).with_db(&args.db), |p| {
+            run_once::run(p, &args)
+        }),
+        Command::History(args) => in_store(paths.with_db(&args.db), |p| history::run(p, &args)),
+        Command::Status(args) => in_store(paths.with(&args.defs).with_db(&args.db), |p| {
+            status::run(p, &args)
+        }),
+        Command::Explain(args) => in_store(paths.with(&args.defs).with_db(&args.db), |p| {
+            explain::run(p, &args)
+        }),
+        Command::Reset(args) => in_store(paths.with(&args.defs).with_db(&args.db), |p| {
+            reset::run(p, &args)
+        }),
         Command::Create(args) => create::run(&paths.with(&args.defs), &args),
         Command::Copy(args) => copy::run(&paths.with(&args.defs), &args),
         Command::Export(args) => export::run(&paths.with(&args.defs), &args),
         Command::Import(args) => import::run(&paths.with(&args.defs), &args),
-        Command::Preview(args) => preview::run(&paths.with(&args.defs).with_db(&args.db), &args),
+        Command::Preview(args) => in_store(paths.with(&args.defs).with_db(&args.db), |p| {
+            preview::run(p, &args)
+        }),
         Command::Users(UsersCommand::Seen(args)) => {
-            users::seen(&paths.with(&args.defs).with_db(&args.db), &args)
+            in_store(paths.with(&args.defs).with_db(&args.db), |p| {
+                users::seen(p, &args)
+            })
         }
         Command::Users(UsersCommand::List(args)) => {
-            users::list(&paths.with(&args.defs).with_db(&args.db), &args)
+            in_store(paths.with(&args.defs).with_db(&args.db), |p| {
+                users::list(p, &args)
+            })
         }
         Command::Completions(args) => generate::completions(args.shell),
         Command::Man => generate::man(),
     }
+}
+
+/// Runs a command that reads or writes the state: a failure of the
+/// database itself is exit 3, naming it (`store::trouble`).
+fn in_store(
+    paths: Paths,
+    run: impl FnOnce(&Paths) -> anyhow::Result<ExitCode>,
+) -> anyhow::Result<ExitCode> {
+    run(&paths).map_err(|e| crate::store::trouble(&paths.db(), e))
 }
 
 /// The error for an id or name that matches no follow-up.

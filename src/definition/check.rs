@@ -248,6 +248,63 @@ impl<'a> Checker<'a> {
         self.dir.join(path)
     }
 
+    /// A `command`'s argv (an integration's or a command channel's), each
+    /// argument a template. The program, `argv[0]`, may take only what the
+    /// operator owns (`global.*`, `env.*`): a ticket field, a lookup or a
+    /// recipient that chose it would choose what runs on this host. A shell
+    /// given a script with such values in it (`sh -c "... @{followup.data.x}"`)
+    /// runs whatever the value says, so it is warned about.
+    pub fn argv(&mut self, at: At, argv: &[String], allowed: Allowed) -> Vec<Option<Template>> {
+        let templates: Vec<Option<Template>> = argv
+            .iter()
+            .enumerate()
+            .map(|(i, arg)| self.template(at.index(i), arg, allowed))
+            .collect();
+        let from_data = |t: &Template| {
+            t.inserts()
+                .find(|i| !matches!(i.path.scope, Scope::Global | Scope::Env))
+                .map(|i| i.path.text.clone())
+        };
+        if let Some(Some(program)) = templates.first()
+            && let Some(path) = from_data(program)
+        {
+            self.error(
+                at.index(0),
+                "command-program",
+                format!(
+                    "`@{{{path}}}` would let the data choose the program to run; the program (the first element of `command`) may use only `global.*` and `env.*`: name the program and pass the value as an argument"
+                ),
+            );
+        }
+        let is_shell = argv.first().is_some_and(|program| {
+            let name = Path::new(program)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            matches!(name, "sh" | "bash" | "dash" | "zsh" | "ksh" | "ash")
+        });
+        let script = argv
+            .iter()
+            .position(|a| {
+                a.len() > 1 && a.starts_with('-') && !a.starts_with("--") && a.contains('c')
+            })
+            .map(|i| i + 1);
+        if is_shell
+            && let Some(i) = script
+            && let Some(Some(template)) = templates.get(i)
+            && let Some(path) = from_data(template)
+        {
+            self.warning(
+                at.index(i),
+                "command-shell",
+                format!(
+                    "`@{{{path}}}` is inserted into a shell script: a value holding `;`, `$(...)` or quotes runs as shell code; pass it as an argument after the script (`\"$1\"`) instead"
+                ),
+            );
+        }
+        templates
+    }
+
     /// Parses a template and checks each path against the scopes allowed here.
     pub fn template(&mut self, at: At, source: &str, allowed: Allowed) -> Option<Template> {
         let template = match Template::parse(source) {

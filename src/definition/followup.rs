@@ -117,19 +117,37 @@ pub enum PaginateKind {
         offset_param: String,
         limit_param: String,
         size: u64,
-        total_path: Option<JsonPath>,
+        total: Option<Total>,
     },
     Cursor {
         path: JsonPath,
         /// Where the cursor goes: a query parameter or a key of the JSON body.
         param: CursorTarget,
-        stop_path: Option<JsonPath>,
+        end: Option<LastPage>,
     },
     NextUrl {
         path: JsonPath,
-        stop_path: Option<JsonPath>,
+        end: Option<LastPage>,
     },
     LinkHeader,
+}
+
+/// Where `offset` pagination reads the total number of records.
+#[derive(Debug, Clone)]
+pub enum Total {
+    /// `total_path`: a JSONPath over the body.
+    Path(JsonPath),
+    /// `total_header`: a response header (`X-Total-Count`).
+    Header(String),
+}
+
+/// How a page of `cursor` or `next_url` says it is the last.
+#[derive(Debug, Clone)]
+pub enum LastPage {
+    /// `stop_path`: the last when it selects true (`$.isLast`, `$.done`).
+    Stop(JsonPath),
+    /// `more_path`: the last unless it selects true (`$.meta.has_more`).
+    More(JsonPath),
 }
 
 #[derive(Debug, Clone)]

@@ -143,6 +143,8 @@ pub struct Integration {
 pub struct Request {
     #[serde(default)]
     pub method: Method,
+    /// A template; `@{path ?? "text"}` gives a fallback for a value that is missing, `null` or
+    /// `""`.
     pub url: String,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub query: BTreeMap<String, String>,
@@ -281,14 +283,26 @@ pub struct Paginate {
     pub limit_param: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
+    /// `offset`: JSONPath to the total number of records in the body; paging stops once the
+    /// offset reaches it. At most one of `total_path` / `total_header`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_path: Option<String>,
+    /// `offset`: a response header holding the total number of records (ServiceNow's
+    /// `X-Total-Count`); paging stops once the offset reaches it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_header: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub param: Option<String>,
+    /// `cursor`, `next_url`: stop after a page where this JSONPath selects true (Jira's
+    /// `$.isLast`, Salesforce's `$.done`). At most one of `stop_path` / `more_path`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_path: Option<String>,
+    /// `cursor`, `next_url`: go on only while this JSONPath selects true (Zendesk's
+    /// `$.meta.has_more`). At most one of `stop_path` / `more_path`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub more_path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_path: Option<String>,
     /// A next page beyond this fails the poll (default 100).
@@ -435,6 +449,9 @@ pub struct Message {
     /// Required with `last_used`; also used when a recipient has no address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_channel: Option<String>,
+    /// A template: `@{path}` inserts a value, `@{path ?? "text"}` gives a fallback for a value
+    /// that is missing, `null` or `""` (the empty string counts as missing); without a fallback
+    /// such a value fails the delivery.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -210,6 +210,8 @@ impl Rules<'_, '_, '_> {
                     raw.id
                 ),
             );
+        } else if raw.id == RESERVED_ID {
+            self.c.error(at, "id", reserved_id_message());
         }
         let stem = self
             .c
@@ -227,21 +229,9 @@ impl Rules<'_, '_, '_> {
     }
 
     fn frequency(&mut self, at: At, text: &str, what: &str) -> Option<Duration> {
-        let d = units::parse_frequency(text)
-            .map_err(|e| self.c.error(at, "frequency", e))
-            .ok()?;
-        if d < MIN_FREQUENCY || d > MAX_FREQUENCY {
-            self.c.error(
-                at,
-                "frequency-range",
-                format!(
-                    "{what} frequency `{}` is out of range: it must be between 10m and 5d (7200 minutes)",
-                    text.trim()
-                ),
-            );
-            return None;
-        }
-        Some(d)
+        frequency(text, what)
+            .map_err(|(code, e)| self.c.error(at, code, e))
+            .ok()
     }
 
     fn polling(&mut self, raw: &model::Polling, at: At) -> Option<Polling> {
@@ -426,10 +416,10 @@ impl Rules<'_, '_, '_> {
             );
             return None;
         }
-        let argv: Option<Vec<Template>> = argv
-            .iter()
-            .enumerate()
-            .map(|(i, a)| self.c.template(at.key("command").index(i), a, allowed))
+        let argv: Option<Vec<Template>> = self
+            .c
+            .argv(at.key("command"), argv, allowed)
+            .into_iter()
             .collect();
         let timeout = match timeout {
             Some(t) => self.c.duration(at.key("timeout"), t)?,
@@ -645,9 +635,12 @@ impl Rules<'_, '_, '_> {
         use model::PaginateKind as K;
         let kind = raw.kind.as_str();
         let (required, optional): (&[&str], &[&str]) = match raw.kind {
-            K::Offset => (&["offset_param", "limit_param", "size"], &["total_path"]),
-            K::Cursor => (&["path"], &["param", "body_path", "stop_path"]),
-            K::NextUrl => (&["path"], &["stop_path"]),
+            K::Offset => (
+                &["offset_param", "limit_param", "size"],
+                &["total_path", "total_header"],
+            ),
+            K::Cursor => (&["path"], &["param", "body_path", "stop_path", "more_path"]),
+            K::NextUrl => (&["path"], &["stop_path", "more_path"]),
             K::LinkHeader => (&[], &[]),
         };
         let present: Vec<&str> = [
@@ -655,9 +648,11 @@ impl Rules<'_, '_, '_> {
             ("limit_param", raw.limit_param.is_some()),
             ("size", raw.size.is_some()),
             ("total_path", raw.total_path.is_some()),
+            ("total_header", raw.total_header.is_some()),
             ("path", raw.path.is_some()),
             ("param", raw.param.is_some()),
             ("stop_path", raw.stop_path.is_some()),
+            ("more_path", raw.more_path.is_some()),
             ("body_path", raw.body_path.is_some()),
         ]
         .into_iter()
@@ -692,6 +687,23 @@ impl Rules<'_, '_, '_> {
             }
             ok = false;
         }
+        // Each pair says the same thing two ways; both at once would leave
+        // the reader guessing which wins.
+        for (pair, message) in [
+            (
+                ["stop_path", "more_path"],
+                "give at most one of `stop_path` (stop when it selects true) and `more_path` (go on only while it selects true)",
+            ),
+            (
+                ["total_path", "total_header"],
+                "give at most one of `total_path` (the total in the body) and `total_header` (the total in a response header)",
+            ),
+        ] {
+            if let [_, second] = at.present(&pair)[..] {
+                self.c.key_error(at.key(second), "paginate", message);
+                ok = false;
+            }
+        }
         if raw.size == Some(0) {
             self.c
                 .error(at.key("size"), "paginate", "`size` must be at least 1");
@@ -714,15 +726,25 @@ impl Rules<'_, '_, '_> {
         let total_path = path("total_path", &raw.total_path);
         let cursor_path = path("path", &raw.path);
         let stop_path = path("stop_path", &raw.stop_path);
+        let more_path = path("more_path", &raw.more_path);
         if !ok {
             return None;
         }
+        let end = match (stop_path?, more_path?) {
+            (Some(stop), _) => Some(LastPage::Stop(stop)),
+            (None, Some(more)) => Some(LastPage::More(more)),
+            (None, None) => None,
+        };
         let kind = match raw.kind {
             K::Offset => PaginateKind::Offset {
                 offset_param: raw.offset_param.clone()?,
                 limit_param: raw.limit_param.clone()?,
                 size: raw.size?,
-                total_path: total_path?,
+                total: match (total_path?, &raw.total_header) {
+                    (Some(path), _) => Some(Total::Path(path)),
+                    (None, Some(header)) => Some(Total::Header(header.clone())),
+                    (None, None) => None,
+                },
             },
             K::Cursor => PaginateKind::Cursor {
                 path: cursor_path??,
@@ -731,11 +753,11 @@ impl Rules<'_, '_, '_> {
                     (None, Some(b)) => CursorTarget::Body(b.clone()),
                     (None, None) => return None,
                 },
-                stop_path: stop_path?,
+                end,
             },
             K::NextUrl => PaginateKind::NextUrl {
                 path: cursor_path??,
-                stop_path: stop_path?,
+                end,
             },
             K::LinkHeader => PaginateKind::LinkHeader,
         };
@@ -921,20 +943,8 @@ impl Rules<'_, '_, '_> {
             // tenant.yaml's own errors say what is wrong with it.
             return None;
         }
-        let defined: Vec<&str> = self.tenant.channels.keys().map(String::as_str).collect();
-        self.c.error(
-            at,
-            "unknown-channel",
-            format!(
-                "channel `{name}` is not defined in tenant.yaml (defined: {}){}",
-                if defined.is_empty() {
-                    "none".to_owned()
-                } else {
-                    defined.join(", ")
-                },
-                did_you_mean(name, defined.iter().copied())
-            ),
-        );
+        self.c
+            .error(at, "unknown-channel", unknown_channel(self.tenant, name));
         None
     }
 
@@ -1067,15 +1077,8 @@ impl Rules<'_, '_, '_> {
 
     fn schedule(&mut self, raw: &model::Schedule, at: At) -> Option<Schedule> {
         let every = self.frequency(at.key("every"), &raw.every, "notification");
-        if !(1..=MAX_ATTEMPTS).contains(&raw.attempts) {
-            self.c.error(
-                at.key("attempts"),
-                "attempts-range",
-                format!(
-                    "`attempts` is {}; it must be between 1 and {MAX_ATTEMPTS}",
-                    raw.attempts
-                ),
-            );
+        if let Err(message) = attempts(raw.attempts.into()) {
+            self.c.error(at.key("attempts"), "attempts-range", message);
         }
         if raw.max_sends_per_pass == Some(0) {
             self.c.error(
@@ -1246,6 +1249,50 @@ fn defined_locals(raw: &Definition) -> BTreeMap<String, String> {
     out
 }
 
+// The rules below are also asked one answer at a time by `create`'s
+// wizard, so that a wrong answer gets the message `validate` would give.
+
+/// A polling or notification frequency (`what`): its text, then its range.
+/// An error comes with its diagnostic code.
+pub fn frequency(text: &str, what: &str) -> Result<Duration, (&'static str, String)> {
+    let d = units::parse_frequency(text).map_err(|e| ("frequency", e))?;
+    if d < MIN_FREQUENCY || d > MAX_FREQUENCY {
+        return Err((
+            "frequency-range",
+            format!(
+                "{what} frequency `{}` is out of range: it must be between 10m and 5d (7200 minutes)",
+                text.trim()
+            ),
+        ));
+    }
+    Ok(d)
+}
+
+/// `schedule.attempts`: 1 ..= [`MAX_ATTEMPTS`].
+pub fn attempts(attempts: i64) -> Result<(), String> {
+    if (1..=i64::from(MAX_ATTEMPTS)).contains(&attempts) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`attempts` is {attempts}; it must be between 1 and {MAX_ATTEMPTS}"
+        ))
+    }
+}
+
+/// What is said of a channel name the tenant does not define.
+pub fn unknown_channel(tenant: &Tenant, name: &str) -> String {
+    let defined: Vec<&str> = tenant.channels.keys().map(String::as_str).collect();
+    format!(
+        "channel `{name}` is not defined in tenant.yaml (defined: {}){}",
+        if defined.is_empty() {
+            "none".to_owned()
+        } else {
+            defined.join(", ")
+        },
+        did_you_mean(name, defined.iter().copied())
+    )
+}
+
 /// `local.x`, `global.x`, `custom.x`.
 pub fn attribute_name(key: &str) -> Option<(AttributeScope, &str)> {
     let (scope, name) = key.split_once('.')?;
@@ -1256,6 +1303,18 @@ pub fn attribute_name(key: &str) -> Option<(AttributeScope, &str)> {
         _ => return None,
     };
     is_name(name).then_some((scope, name))
+}
+
+/// The one id no follow-up may have: `<dir>/tenant.yaml` is the tenant,
+/// so a follow-up `tenant` would be written over it (by `import`,
+/// `create`, `copy`) or be taken for it.
+pub const RESERVED_ID: &str = "tenant";
+
+/// Why [`RESERVED_ID`] is refused, the same words wherever it is.
+pub fn reserved_id_message() -> String {
+    format!(
+        "the id `{RESERVED_ID}` is reserved: `{RESERVED_ID}.yaml` is the tenant file; choose another id"
+    )
 }
 
 /// `[a-z0-9][a-z0-9-]*`

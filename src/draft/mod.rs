@@ -2,22 +2,30 @@
 //! operator gives as flags or to the wizard ([`Answers`]), filled from a use
 //! case's template ([`use_case`]), written as commented YAML ([`render`]).
 //!
-//! Nothing here decides whether the result is valid: `create` checks the
-//! text it renders with every rule `validate` applies before writing it.
+//! Nothing here decides whether the result is valid: [`Draft::check`] runs
+//! every rule `validate` applies on the text it renders, as the file it
+//! would be in its directory (the wizard after each answer, `create`
+//! before writing).
 
 use std::fmt::Write as _;
+use std::path::Path;
 
 use anyhow::bail;
 
+use crate::definition::followup::Followup;
+use crate::definition::load::Catalog;
 use crate::definition::model::{FirstPoll, Status};
-use crate::definition::rules::is_id;
+use crate::definition::rules::{RESERVED_ID, is_id, reserved_id_message};
 use crate::definition::yaml::{double_quoted as quoted, scalar};
 use crate::exit;
 use crate::naming::slug;
 
+pub mod answer;
+pub mod sample;
 pub mod use_case;
 pub mod wizard;
 
+pub use answer::{PostAction, SourceAuth, WindowSpec};
 pub use use_case::UseCase;
 
 /// Where the records come from.
@@ -53,6 +61,8 @@ pub struct Answers {
     pub poll_every: Option<String>,
     pub first_poll: Option<FirstPoll>,
     pub source: Option<Source>,
+    /// Only for a URL source.
+    pub auth: Option<SourceAuth>,
     pub loop_: Option<String>,
     pub reconciliation_id: Option<String>,
     pub user: Option<String>,
@@ -62,6 +72,11 @@ pub struct Answers {
     pub text: Option<String>,
     pub notify_every: Option<String>,
     pub attempts: Option<u32>,
+    /// `Some(None)`: answered "no window".
+    pub window: Option<Option<WindowSpec>>,
+    pub after_each_attempt: Option<Vec<PostAction>>,
+    pub after_all_attempts: Option<Vec<PostAction>>,
+    pub on_resolved: Option<Vec<PostAction>>,
 }
 
 /// A value a definition needs and no flag, template or default gave, in the
@@ -93,22 +108,12 @@ impl Field {
             Field::Text => "--text",
         }
     }
-
-    /// The wizard's section it belongs to.
-    pub fn section(self) -> &'static str {
-        match self {
-            Field::Name => "Name and status",
-            Field::Source | Field::Loop | Field::ReconciliationId => "Data extraction",
-            Field::Recipients => "Recipients",
-            Field::Channel | Field::FallbackChannel | Field::Text => "Message",
-        }
-    }
 }
 
 /// Defaults without a template: every 30 minutes, a reminder a day, three.
-const POLL_EVERY: &str = "30m";
-const NOTIFY_EVERY: &str = "1d";
-const ATTEMPTS: u32 = 3;
+pub const POLL_EVERY: &str = "30m";
+pub const NOTIFY_EVERY: &str = "1d";
+pub const ATTEMPTS: u32 = 3;
 
 impl Answers {
     /// Fills what a use case gives where the operator gave nothing. The
@@ -195,6 +200,12 @@ impl Answers {
                 s => s,
             },
         };
+        if id == RESERVED_ID {
+            return Err(exit::usage(format!(
+                "{} (give --id)",
+                reserved_id_message()
+            )));
+        }
         if self.attempts == Some(0) {
             bail!("--attempts must be at least 1");
         }
@@ -206,6 +217,7 @@ impl Answers {
             use_case,
             poll_every: self.poll_every.expect("defaulted"),
             first_poll: self.first_poll.unwrap_or_default(),
+            auth: self.auth.unwrap_or(SourceAuth::None),
             source: self.source.expect("checked"),
             loop_: self.loop_.expect("checked"),
             reconciliation_id: self.reconciliation_id.expect("checked"),
@@ -216,6 +228,10 @@ impl Answers {
             text: self.text.expect("checked"),
             notify_every: self.notify_every.expect("defaulted"),
             attempts: self.attempts.expect("defaulted"),
+            window: self.window.flatten(),
+            after_each_attempt: self.after_each_attempt.unwrap_or_default(),
+            after_all_attempts: self.after_all_attempts.unwrap_or_default(),
+            on_resolved: self.on_resolved.unwrap_or_default(),
         })
     }
 }
@@ -231,6 +247,7 @@ pub struct Draft {
     pub poll_every: String,
     pub first_poll: FirstPoll,
     pub source: Source,
+    pub auth: SourceAuth,
     pub loop_: String,
     pub reconciliation_id: String,
     pub user: Option<String>,
@@ -240,6 +257,39 @@ pub struct Draft {
     pub text: String,
     pub notify_every: String,
     pub attempts: u32,
+    pub window: Option<WindowSpec>,
+    pub after_each_attempt: Vec<PostAction>,
+    pub after_all_attempts: Vec<PostAction>,
+    pub on_resolved: Vec<PostAction>,
+}
+
+impl Draft {
+    /// The file it goes to, relative to the definitions directory.
+    pub fn file_name(&self) -> String {
+        format!("{}.yaml", self.id)
+    }
+
+    /// The draft checked as the file it would be, with every rule
+    /// `validate` applies in its directory: the follow-up, or the errors'
+    /// messages.
+    pub fn check(&self, catalog: &Catalog, tenant_file: &Path) -> Result<Followup, Vec<String>> {
+        let target = catalog.dir.join(self.file_name());
+        let overlay = [(target.clone(), render(self))];
+        let checked = Catalog::load_overlay(&catalog.dir, tenant_file, &overlay)
+            .map_err(|e| vec![format!("{e:#}")])?;
+        let errors: Vec<String> = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.file == target && d.is_error())
+            .map(|d| d.message.clone())
+            .collect();
+        let entry = checked.entries.into_iter().find(|e| e.file == target);
+        match entry.and_then(|e| e.followup) {
+            Some(followup) if errors.is_empty() => Ok(followup),
+            _ if errors.is_empty() => Err(vec!["the draft does not pass `validate`".into()]),
+            _ => Err(errors),
+        }
+    }
 }
 
 /// The definition as YAML, each section under a comment that explains it.
@@ -313,10 +363,19 @@ pub fn render(d: &Draft) -> String {
                 out,
                 "      request:\n        url: {}\n\
                  \x20       headers: {{ Accept: application/json }}\n\
-                 \x20       # Secrets come from the environment, never from this file:\n\
-                 \x20       # auth: {{ type: basic, username: \"@{{env.SOURCE_USER}}\", password: \"@{{env.SOURCE_PASSWORD}}\" }}\n\
-                 \x20     # paginate: {{ type: offset, offset_param: sysparm_offset, limit_param: sysparm_limit, size: 100 }}\n",
+                 \x20       # Secrets come from the environment, never from this file:\n",
                 quoted(url)
+            );
+            match d.auth.yaml() {
+                Some(auth) => {
+                    let _ = writeln!(out, "        auth: {auth}");
+                }
+                None => out.push_str(
+                    "        # auth: { type: basic, username: \"@{env.SOURCE_USER}\", password: \"@{env.SOURCE_PASSWORD}\" }\n",
+                ),
+            }
+            out.push_str(
+                "      # paginate: { type: offset, offset_param: sysparm_offset, limit_param: sysparm_limit, size: 100 }\n",
             );
         }
         Source::File(file) => {
@@ -364,20 +423,53 @@ pub fn render(d: &Draft) -> String {
     );
     let _ = writeln!(out, "  every: {}", scalar(&d.notify_every));
     let _ = writeln!(out, "  attempts: {}", d.attempts);
-    out.push_str(
-        "  # window: { days: mon-fri, hours: \"08:00-18:00\", timezone: Europe/Lisbon }\n",
-    );
+    match &d.window {
+        Some(w) => {
+            let _ = writeln!(
+                out,
+                "  window: {{ days: {}, hours: {}, timezone: {} }}",
+                scalar(&w.days),
+                quoted(&w.hours),
+                scalar(&w.timezone)
+            );
+        }
+        None => out.push_str(
+            "  # window: { days: mon-fri, hours: \"08:00-18:00\", timezone: Europe/Lisbon }\n",
+        ),
+    }
 
     out.push_str(
         "\n# Post-follow-up actions (optional): `after_each_attempt` runs when an attempt\n\
          # closes, `after_all_attempts` once when a record is exhausted, `on_resolved`\n\
          # once when it leaves the source. Each action is a `set` or an `integration`.\n",
     );
-    match preset.as_ref().map(|p| p.actions_hint).filter(|h| !h.is_empty()) {
-        Some(hint) => out.push_str(hint),
-        None => out.push_str(
-            "# after_each_attempt:\n#   - set: { local.note: \"Reminder @{followup.attempt} of @{followup.attempts} sent\" }\n",
-        ),
+    let moments = [
+        ("after_each_attempt", &d.after_each_attempt),
+        ("after_all_attempts", &d.after_all_attempts),
+        ("on_resolved", &d.on_resolved),
+    ];
+    for (key, actions) in moments.iter().filter(|(_, a)| !a.is_empty()) {
+        let _ = writeln!(out, "{key}:");
+        for action in actions.iter() {
+            let _ = match action {
+                PostAction::Set { name, value } => {
+                    writeln!(out, "  - set: {{ {}: {} }}", scalar(name), quoted(value))
+                }
+                PostAction::Call { method, url } => writeln!(
+                    out,
+                    "  - integration: {{ request: {{ method: {method}, url: {} }} }}",
+                    quoted(url)
+                ),
+            };
+        }
+    }
+    if moments.iter().all(|(_, a)| a.is_empty()) {
+        match preset.as_ref().map(|p| p.actions_hint).filter(|h| !h.is_empty()) {
+            Some(hint) => out.push_str(hint),
+            None => out.push_str(
+                "# after_each_attempt:\n#   - set: { local.note: \"Reminder @{followup.attempt} of @{followup.attempts} sent\" }\n",
+            ),
+        }
     }
     out
 }

@@ -169,31 +169,99 @@ impl fmt::Display for Failure {
 /// Values that must never appear in an error: rendered auth values,
 /// tokens, the values of `env.*` a request uses.
 #[derive(Default, Clone)]
-pub struct Secrets(Vec<String>);
+pub struct Secrets {
+    /// Every form of every secret.
+    forms: Vec<String>,
+    /// How many secrets they are the forms of.
+    count: usize,
+}
 
 /// Says how many, never which.
 impl fmt::Debug for Secrets {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Secrets({} masked)", self.0.len())
+        write!(f, "Secrets({} masked)", self.count)
     }
 }
 
 impl Secrets {
+    /// Masks `secret` and every form it takes on the way out: a server
+    /// quotes back what it received, encoded the way it received it (a
+    /// proxy's error page the percent-encoded URL, a token endpoint the
+    /// form body, an API its JSON-escaped input, a header its base64).
     pub fn add(&mut self, secret: &str) {
-        if !secret.is_empty() && !self.0.iter().any(|s| s == secret) {
-            self.0.push(secret.to_owned());
+        if secret.is_empty() || self.forms.iter().any(|f| f == secret) {
+            return;
+        }
+        self.count += 1;
+        for form in encoded_forms(secret) {
+            if !self.forms.contains(&form) {
+                self.forms.push(form);
+            }
         }
     }
 
     /// `text` with every secret replaced by `***`; longest first, so that
     /// a secret inside another is not left half-masked.
     pub fn mask(&self, text: &str) -> String {
-        let mut secrets: Vec<&String> = self.0.iter().collect();
+        let mut secrets: Vec<&String> = self.forms.iter().collect();
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         secrets.into_iter().fold(text.to_owned(), |text, secret| {
             text.replace(secret.as_str(), "***")
         })
     }
+}
+
+/// `secret` as it is and as every encoding that may quote it writes it:
+/// percent-encoded (space as `%20` or `+`, hex in either case, `*` and `~`
+/// left or not), JSON-escaped (`/` as it is or as `\/`), base64 (standard
+/// and URL-safe, with and without padding).
+fn encoded_forms(secret: &str) -> Vec<String> {
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    // RFC 3986's unreserved set, and WHATWG's form set (which keeps `*`
+    // and encodes `~`).
+    const URI: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    const FORM: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'*')
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_');
+    let mut forms = vec![secret.to_owned()];
+    for set in [URI, FORM] {
+        let encoded = utf8_percent_encode(secret, set).to_string();
+        forms.push(encoded.replace("%20", "+"));
+        forms.push(lower_hex(&encoded));
+        forms.push(encoded);
+    }
+    let json = serde_json::to_string(secret).expect("a string serializes");
+    let json = &json[1..json.len() - 1];
+    forms.push(json.replace('/', "\\/"));
+    forms.push(json.to_owned());
+    let standard = crate::integration::auth::base64(secret.as_bytes());
+    let url_safe = standard.replace('+', "-").replace('/', "_");
+    for b64 in [standard, url_safe] {
+        forms.push(b64.trim_end_matches('=').to_owned());
+        forms.push(b64);
+    }
+    forms.retain(|f| !f.is_empty());
+    forms
+}
+
+/// `%2F` as `%2f`: decoders accept both, and some servers echo the lower.
+fn lower_hex(encoded: &str) -> String {
+    let mut out = String::with_capacity(encoded.len());
+    let mut rest = encoded;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let code = rest.get(i..i + 3).unwrap_or(&rest[i..]);
+        out.push_str(&code.to_ascii_lowercase());
+        rest = &rest[i + code.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The start of a body or of stderr, on one line, secrets masked.
@@ -233,6 +301,30 @@ mod tests {
         assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
         assert!(cut.ends_with('…'));
         assert_eq!(excerpt(&[0xff, b'a'], &Secrets::default()), "\u{fffd}a");
+    }
+
+    #[test]
+    fn every_encoded_form_of_a_secret_is_masked() {
+        let secret = "p@ss w/rd+\"ü~*";
+        let mut secrets = Secrets::default();
+        secrets.add(secret);
+        let forms = [
+            secret.to_owned(),
+            "p%40ss%20w%2Frd%2B%22%C3%BC~%2A".to_owned(),
+            "p%40ss+w%2Frd%2B%22%C3%BC~%2A".to_owned(),
+            "p%40ss%20w%2frd%2b%22%c3%bc~%2a".to_owned(),
+            "p%40ss+w%2Frd%2B%22%C3%BC%7E*".to_owned(),
+            r#"p@ss w/rd+\"ü~*"#.to_owned(),
+            r#"p@ss w\/rd+\"ü~*"#.to_owned(),
+            crate::integration::auth::base64(secret.as_bytes()),
+            crate::integration::auth::base64(secret.as_bytes())
+                .replace('+', "-")
+                .replace('/', "_"),
+        ];
+        for form in forms {
+            let masked = secrets.mask(&format!("before {form} after"));
+            assert_eq!(masked, "before *** after", "form {form}");
+        }
     }
 
     #[test]

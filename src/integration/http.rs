@@ -26,11 +26,13 @@ pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_MAX_RESPONSE: u64 = 16 << 20;
 
 /// The HTTP state of one pass: one agent per distinct `ca_file` (each keeps
-/// its own connections), the OAuth2 tokens fetched so far, and the pass's
-/// deadline, which caps every timeout.
+/// its own connections), the OAuth2 tokens fetched so far, the lookups
+/// answered so far, and the pass's deadline, which caps every timeout.
 pub struct Http {
     agents: HashMap<Option<PathBuf>, Agent>,
     pub(super) tokens: TokenCache,
+    /// Lookup answers by rendered request (see `fetch_lookup`).
+    pub(super) lookups: HashMap<Vec<String>, super::LookupResult>,
     deadline: Option<Instant>,
 }
 
@@ -39,6 +41,7 @@ impl Http {
         Http {
             agents: HashMap::new(),
             tokens: TokenCache::default(),
+            lookups: HashMap::new(),
             deadline,
         }
     }

@@ -1,15 +1,17 @@
 //! Pagination: which request comes after a page, if any.
 //!
-//! - `offset`: `offset_param` = 0, size, 2·size…, `limit_param` = size; stops
-//!   on a page with no items, or once the offset reaches the number at
-//!   `total_path`;
+//! - `offset`: `limit_param` = size, `offset_param` = 0, then the previous
+//!   offset plus the items the page held (a server that caps its pages
+//!   below `size` loses nothing); stops on a page with no items, or once the
+//!   offset reaches the total (`total_path` in the body, `total_header` in
+//!   the response), never on a short page;
 //! - `cursor`: the value at `path` goes in the next request, as the query
 //!   parameter `param` or at `body_path` in the JSON body;
 //! - `next_url`: the URL at `path`;
 //! - `link_header`: the `Link` header's `rel="next"` (RFC 8288).
 //!
-//! `cursor` and `next_url` stop when the value is absent, null or empty, or
-//! when `stop_path` says so. A next page's URL is resolved against the URL of
+//! `cursor` and `next_url` stop when the value is absent, null or empty,
+//! when `stop_path` selects true, or when `more_path` does not. A next page's URL is resolved against the URL of
 //! the page that named it and must stay on the first request's origin: the
 //! request's credentials go to no other host. A next page beyond `max_pages`
 //! fails the integration rather than quietly dropping records.
@@ -20,7 +22,7 @@ use super::document::Document;
 use super::error::Failure;
 use super::request::Page;
 use super::url;
-use crate::definition::followup::{CursorTarget, Paginate, PaginateKind};
+use crate::definition::followup::{CursorTarget, LastPage, Paginate, PaginateKind, Total};
 use crate::path::{JsonPath, describe};
 
 /// Where a page's request goes and what it carries.
@@ -30,24 +32,41 @@ pub(super) struct Target {
     pub body: Option<Value>,
 }
 
-/// The first page's request: the prepared URL and body, plus the first
-/// offset for `offset`.
+/// The first page's request: the prepared URL and body, at offset 0 for
+/// `offset`.
 pub(super) fn first(paginate: Option<&Paginate>, url: &str, body: Option<&Value>) -> Target {
-    match paginate.map(|p| &p.kind) {
-        Some(PaginateKind::Offset {
-            offset_param,
-            limit_param,
-            size,
-            ..
-        }) => Target {
-            url: offset_url(url, offset_param, limit_param, 0, *size),
+    match paginate {
+        Some(p) => at_offset(p, 0, url, body).unwrap_or_else(|| Target {
+            url: url.to_owned(),
             body: body.cloned(),
-        },
-        _ => Target {
+        }),
+        None => Target {
             url: url.to_owned(),
             body: body.cloned(),
         },
     }
+}
+
+/// The request for `offset`, for `offset` pagination (`None` for others).
+pub(super) fn at_offset(
+    paginate: &Paginate,
+    offset: u64,
+    url: &str,
+    body: Option<&Value>,
+) -> Option<Target> {
+    let PaginateKind::Offset {
+        offset_param,
+        limit_param,
+        size,
+        ..
+    } = &paginate.kind
+    else {
+        return None;
+    };
+    Some(Target {
+        url: offset_url(url, offset_param, limit_param, offset, *size),
+        body: body.cloned(),
+    })
 }
 
 fn offset_url(url: &str, offset_param: &str, limit_param: &str, offset: u64, size: u64) -> String {
@@ -64,18 +83,20 @@ fn offset_url(url: &str, offset_param: &str, limit_param: &str, offset: u64, siz
 /// What one page says of the next, read before the page goes to the caller.
 pub(super) enum Next {
     Done,
-    /// `offset`: go on unless the page turns out to hold no items.
-    UnlessEmpty(Target),
+    /// `offset`: the next offset is this page's plus the items it held;
+    /// go on unless it held none or that reaches `total`.
+    Offset {
+        total: Option<u64>,
+    },
     Page(Target),
 }
 
-/// The request after `page` (numbered from 0), or `Done`.
+/// The request after `page`, or `Done`.
 ///
 /// `base_url` and `base_body` are the prepared request's; `current` is the
 /// request that fetched `page`.
 pub(super) fn next(
     paginate: &Paginate,
-    page_index: usize,
     page: &Page,
     base_url: &str,
     base_body: Option<&Value>,
@@ -85,29 +106,14 @@ pub(super) fn next(
     // paths that need one (filters, wildcards).
     let json = &page.json;
     match &paginate.kind {
+        PaginateKind::Offset { total: None, .. } => Ok(Next::Offset { total: None }),
         PaginateKind::Offset {
-            offset_param,
-            limit_param,
-            size,
-            total_path,
-        } => {
-            let offset = (page_index as u64 + 1).saturating_mul(*size);
-            if let Some(total_path) = total_path
-                && offset >= total(total_path, json)?
-            {
-                return Ok(Next::Done);
-            }
-            Ok(Next::UnlessEmpty(Target {
-                url: offset_url(base_url, offset_param, limit_param, offset, *size),
-                body: base_body.cloned(),
-            }))
-        }
-        PaginateKind::Cursor {
-            path,
-            param,
-            stop_path,
-        } => {
-            if stops(stop_path.as_ref(), json)? {
+            total: Some(total), ..
+        } => Ok(Next::Offset {
+            total: Some(total_of(total, page)?),
+        }),
+        PaginateKind::Cursor { path, param, end } => {
+            if is_last(end.as_ref(), json)? {
                 return Ok(Next::Done);
             }
             let Some(cursor) = text_at(path, json, "cursor")? else {
@@ -124,8 +130,8 @@ pub(super) fn next(
                 },
             }))
         }
-        PaginateKind::NextUrl { path, stop_path } => {
-            if stops(stop_path.as_ref(), json)? {
+        PaginateKind::NextUrl { path, end } => {
+            if is_last(end.as_ref(), json)? {
                 return Ok(Next::Done);
             }
             match text_at(path, json, "next page URL")? {
@@ -154,42 +160,74 @@ pub(super) fn next(
     }
 }
 
-/// The number at `total_path`: a number, or digits in a string.
-fn total(path: &JsonPath, json: &Document) -> Result<u64, Failure> {
-    let value = json.select(path)?;
-    let value = value.as_ref().ok_or_else(|| {
-        Failure::Paginate(format!(
-            "`total_path` `{}` is absent from the response",
-            path.source()
-        ))
+/// The total number of records: at `total_path` in the body, or in
+/// `total_header`; a number, or digits in a string. Absent is a failure:
+/// guessing could end the poll early, and records missing from a
+/// successful poll get resolved.
+fn total_of(total: &Total, page: &Page) -> Result<u64, Failure> {
+    let (key, name, value) = match total {
+        Total::Path(path) => (
+            "total_path",
+            path.source(),
+            page.json.select(path)?.map(|v| match v {
+                Value::String(s) => Value::String(s.trim().to_owned()),
+                other => other,
+            }),
+        ),
+        Total::Header(header) => (
+            "total_header",
+            header.as_str(),
+            page.response
+                .headers_named(header)
+                .next()
+                .map(|v| Value::String(v.trim().to_owned())),
+        ),
+    };
+    let value = value.ok_or_else(|| {
+        Failure::Paginate(format!("`{key}` `{name}` is absent from the response"))
     })?;
     value
         .as_u64()
-        .or_else(|| value.as_str()?.trim().parse().ok())
+        .or_else(|| value.as_str()?.parse().ok())
         .ok_or_else(|| {
             Failure::Paginate(format!(
-                "`total_path` `{}` is {}, not a count",
-                path.source(),
-                describe(value)
+                "`{key}` `{name}` is {}, not a count",
+                describe(&value)
             ))
         })
 }
 
-/// Whether `stop_path` says this is the last page: it selects `true` (or
-/// `"true"`), or a filter in it selects something (an object or array, as
-/// `$[?@.has_more == false]` does). `false`, null or nothing go on; any
-/// other value fails, rather than guess.
-fn stops(stop_path: Option<&JsonPath>, json: &Document) -> Result<bool, Failure> {
-    let Some(path) = stop_path else {
-        return Ok(false);
-    };
+/// Whether this page is the last by `stop_path` or `more_path`.
+fn is_last(end: Option<&LastPage>, json: &Document) -> Result<bool, Failure> {
+    match end {
+        None => Ok(false),
+        Some(LastPage::Stop(path)) => Ok(truth(path, json, "stop_path")?.unwrap_or(false)),
+        // Absent is a failure, not the last page: a misspelt `more_path`
+        // would otherwise end every poll after page 1, and the records of
+        // the pages never read would be resolved.
+        Some(LastPage::More(path)) => match truth(path, json, "more_path")? {
+            Some(more) => Ok(!more),
+            None => Err(Failure::Paginate(format!(
+                "`more_path` `{}` is absent from the response",
+                path.source()
+            ))),
+        },
+    }
+}
+
+/// What `path` says, as a yes or no: `true` (or `"true"`), or a filter in
+/// it selecting something (an object or array, as `$[?@.has_more ==
+/// false]` does), is yes; `false` (or `"false"`) is no; null or nothing is
+/// `None`; any other value fails, rather than guess.
+fn truth(path: &JsonPath, json: &Document, key: &str) -> Result<Option<bool>, Failure> {
     match json.select(path)?.as_ref() {
-        None | Some(Value::Bool(false)) => Ok(false),
-        Some(Value::Bool(true)) | Some(Value::Object(_) | Value::Array(_)) => Ok(true),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
+        None => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::Object(_) | Value::Array(_)) => Ok(Some(true)),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
         Some(other) => Err(Failure::Paginate(format!(
-            "`stop_path` `{}` is {} ({other}), neither true nor false",
+            "`{key}` `{}` is {} ({other}), neither true nor false",
             path.source(),
             describe(other)
         ))),
@@ -308,24 +346,27 @@ mod tests {
 
     #[test]
     fn stop_path_true_a_filter_match_or_fail() {
-        let stop = |path: &str, json: Value| {
+        let last = |end: LastPage, json: Value| {
             let document = Document::from_value(json.clone());
             let raw =
                 Document::checked(json.to_string().into_bytes(), &Default::default()).unwrap();
-            let from_tree = stops(Some(&JsonPath::parse(path).unwrap()), &document);
+            let from_tree = is_last(Some(&end), &document);
             // Read from the bytes or from a tree, the answer is the same.
+            let from_bytes = is_last(Some(&end), &raw);
             assert_eq!(
-                from_tree.is_ok(),
-                stops(Some(&JsonPath::parse(path).unwrap()), &raw).is_ok()
+                from_tree.as_ref().ok(),
+                from_bytes.as_ref().ok(),
+                "{from_tree:?} {from_bytes:?}"
             );
             from_tree
         };
+        let stop = |path: &str, json| last(LastPage::Stop(JsonPath::parse(path).unwrap()), json);
         use serde_json::json;
         assert!(stop("$.isLast", json!({"isLast": true})).unwrap());
         assert!(!stop("$.isLast", json!({"isLast": false})).unwrap());
         assert!(!stop("$.isLast", json!({})).unwrap());
         assert!(stop("$.done", json!({"done": "true"})).unwrap());
-        // Zendesk says `has_more`, the opposite of a stop: a filter turns it round.
+        // A filter can say it too.
         let zendesk = |more| json!({"meta": {"has_more": more, "after_cursor": "x"}});
         assert!(stop("$[?@.has_more == false]", zendesk(false)).unwrap());
         assert!(!stop("$[?@.has_more == false]", zendesk(true)).unwrap());
@@ -333,6 +374,26 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "`stop_path` `$.isLast` is a number (1), neither true nor false"
+        );
+    }
+
+    #[test]
+    fn more_path_goes_on_only_while_true_and_fails_when_absent() {
+        use serde_json::json;
+        let more = |json: Value| {
+            is_last(
+                Some(&LastPage::More(JsonPath::parse("$.meta.has_more").unwrap())),
+                &Document::from_value(json),
+            )
+        };
+        assert!(!more(json!({"meta": {"has_more": true}})).unwrap());
+        assert!(more(json!({"meta": {"has_more": false}})).unwrap());
+        assert!(more(json!({"meta": {"has_more": "false"}})).unwrap());
+        // A misspelt path must not end the poll after page 1 as if done.
+        let err = more(json!({"meta": {"hasMore": true}})).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`more_path` `$.meta.has_more` is absent from the response"
         );
     }
 

@@ -79,6 +79,17 @@ impl<'r> Prepared<'r> {
         })
     }
 
+    /// The request as it would be sent, for the lookup cache: method, URL,
+    /// headers and body (rendered secrets included: it stays in memory).
+    pub fn cache_key(&self) -> Vec<String> {
+        let mut key = vec![self.request.method.as_str().to_owned(), self.url.clone()];
+        for (name, value) in &self.headers {
+            key.push(format!("{}: {value}", name.to_ascii_lowercase()));
+        }
+        key.push(self.body.as_ref().map(Value::to_string).unwrap_or_default());
+        key
+    }
+
     /// Sends one page's request; a non-2xx or a body that is not JSON is a
     /// failure.
     pub fn send(

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::test_server::{Received, Reply, Server};
 use super::*;
-use crate::definition::followup::{Auth, Body, CursorTarget, PaginateKind};
+use crate::definition::followup::{Auth, Body, CursorTarget, LastPage, PaginateKind, Total};
 use crate::definition::model::{ClientAuth, Method};
 use crate::path::JsonPath;
 use crate::template::Template;
@@ -237,7 +237,7 @@ fn a_non_2xx_fails_with_the_status_and_an_excerpt_of_the_body() {
         offset_param: "sysparm_offset".into(),
         limit_param: "sysparm_limit".into(),
         size: 100,
-        total_path: None,
+        total: None,
     };
     let err = pages(
         &integration(
@@ -354,7 +354,7 @@ fn a_page_over_max_response_fails_that_page() {
         offset_param: "offset".into(),
         limit_param: "limit".into(),
         size: 1,
-        total_path: None,
+        total: None,
     };
     let err = pages(&integration(req, Some(paginate), 10), &global, "$.items").unwrap_err();
     assert_eq!(
@@ -395,7 +395,7 @@ fn an_error_from_on_page_is_reported_with_its_page() {
     let global = global(&server);
     let paginate = PaginateKind::NextUrl {
         path: path("$.next"),
-        stop_path: None,
+        end: None,
     };
     let it = integration(request("@{global.base}/q"), Some(paginate), 10);
     let err = fetch(
@@ -442,7 +442,7 @@ fn offset_pagination_reads_until_an_empty_page() {
         offset_param: "sysparm_offset".into(),
         limit_param: "sysparm_limit".into(),
         size: 2,
-        total_path: None,
+        total: None,
     };
     let got = pages(&integration(req, Some(paginate), 10), &global, "$.result").unwrap();
     let ids: Vec<&str> = got
@@ -453,14 +453,14 @@ fn offset_pagination_reads_until_an_empty_page() {
     assert_eq!(ids, ["sys0", "sys1", "sys2", "sys3", "sys4"]);
     let requests = server.requests();
     // The short third page does not end it (a server may cap the limit);
-    // the empty fourth does.
+    // the empty fourth, at the offset after the last record, does.
     assert_eq!(
         query_of(&requests, "sysparm_offset"),
         [
             Some("0".into()),
             Some("2".into()),
             Some("4".into()),
-            Some("6".into())
+            Some("5".into())
         ]
     );
     assert!(
@@ -493,7 +493,7 @@ fn offset_pagination_stops_at_total_path() {
         offset_param: "startAt".into(),
         limit_param: "maxResults".into(),
         size: 2,
-        total_path: Some(path("$.total")),
+        total: Some(Total::Path(path("$.total"))),
     };
     let got = pages(
         &integration(
@@ -531,7 +531,7 @@ fn cursor_pagination_as_jira_sends_next_page_token_until_is_last() {
     let paginate = PaginateKind::Cursor {
         path: path("$.nextPageToken"),
         param: CursorTarget::Query("nextPageToken".into()),
-        stop_path: Some(path("$.isLast")),
+        end: Some(LastPage::Stop(path("$.isLast"))),
     };
     let got = pages(&integration(req, Some(paginate), 10), &global, "$.issues").unwrap();
     assert_eq!(got.len(), 2);
@@ -562,7 +562,7 @@ fn cursor_pagination_stops_when_the_cursor_is_gone_or_empty() {
         let paginate = PaginateKind::Cursor {
             path: path("$.after"),
             param: CursorTarget::Query("after".into()),
-            stop_path: None,
+            end: None,
         };
         pages(
             &integration(request("@{global.base}/t"), Some(paginate), 10),
@@ -601,7 +601,7 @@ fn cursor_pagination_in_a_post_body_as_hubspot_search() {
     let paginate = PaginateKind::Cursor {
         path: path("$.paging.next.after"),
         param: CursorTarget::Body("after".into()),
-        stop_path: None,
+        end: None,
     };
     let got = pages(&integration(req, Some(paginate), 10), &global, "$.results").unwrap();
     assert_eq!(got.len(), 2);
@@ -636,7 +636,7 @@ fn next_url_pagination_as_salesforce_resolves_relative_urls() {
     req.query = vec![("q".into(), t("SELECT Id FROM ProcessInstanceWorkitem"))];
     let paginate = PaginateKind::NextUrl {
         path: path("$.nextRecordsUrl"),
-        stop_path: Some(path("$.done")),
+        end: Some(LastPage::Stop(path("$.done"))),
     };
     let got = pages(&integration(req, Some(paginate), 10), &global, "$.records").unwrap();
     assert_eq!(got.len(), 2);
@@ -650,7 +650,7 @@ fn next_url_pagination_as_salesforce_resolves_relative_urls() {
 }
 
 #[test]
-fn next_url_pagination_as_zendesk_stops_on_has_more_false() {
+fn next_url_pagination_as_zendesk_goes_on_while_has_more() {
     // Zendesk's cursor pages keep `links.next` on the last page; only
     // `meta.has_more` says it is the last.
     let server = Server::start(|req| {
@@ -674,7 +674,7 @@ fn next_url_pagination_as_zendesk_stops_on_has_more_false() {
     req.query = vec![("page[size]".into(), t("100"))];
     let paginate = PaginateKind::NextUrl {
         path: path("$.links.next"),
-        stop_path: Some(path("$[?@.has_more == false]")),
+        end: Some(LastPage::More(path("$.meta.has_more"))),
     };
     let got = pages(&integration(req, Some(paginate), 10), &global, "$.tickets").unwrap();
     assert_eq!(got.len(), 2);
@@ -724,6 +724,207 @@ fn link_header_pagination_as_github() {
     );
 }
 
+// ---- servers that cap their pages ---------------------------------------------
+//
+// ServiceNow, Jira and Zendesk all return fewer records than asked for when
+// the page size asked is above their cap. Each paging type must still find
+// every record. Here: 7 records, 100 asked for, at most 3 returned.
+
+const CAPPED: usize = 7;
+const CAP: usize = 3;
+
+/// The records from `start`, at most `CAP` of the `limit` asked for.
+fn capped_page(start: usize, limit: usize) -> (Vec<Value>, usize) {
+    let end = CAPPED.min(start + limit.min(CAP));
+    let records = (start..end)
+        .map(|i| json!({"id": format!("r{i}")}))
+        .collect();
+    (records, end)
+}
+
+/// The ids of every page's records at `items`, in order.
+fn ids(pages: &[Value], items: &str) -> Vec<String> {
+    let items = path(items);
+    pages
+        .iter()
+        .flat_map(|p| items.first(p).unwrap().as_array().unwrap().clone())
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn all_capped() -> Vec<String> {
+    (0..CAPPED).map(|i| format!("r{i}")).collect()
+}
+
+#[test]
+fn offset_pagination_against_a_capped_server_finds_every_record() {
+    let server = Server::start(|req| {
+        let offset: usize = req.query("sysparm_offset").unwrap().parse().unwrap();
+        let limit: usize = req.query("sysparm_limit").unwrap().parse().unwrap();
+        let (result, _) = capped_page(offset, limit);
+        Reply::json(200, json!({"result": result, "total": CAPPED}))
+            .header("X-Total-Count", &CAPPED.to_string())
+    });
+    let global = global(&server);
+    let offset = |total| PaginateKind::Offset {
+        offset_param: "sysparm_offset".into(),
+        limit_param: "sysparm_limit".into(),
+        size: 100,
+        total,
+    };
+    let url = "@{global.base}/api/now/table/sysapproval_approver";
+    // Without a total: until the empty page, ceil(7/3) + 1 requests.
+    let got = pages(
+        &integration(request(url), Some(offset(None)), 10),
+        &global,
+        "$.result",
+    )
+    .unwrap();
+    assert_eq!(ids(&got, "$.result"), all_capped());
+    let offsets = |requests: &[Received]| query_of(requests, "sysparm_offset");
+    let asked = |list: &[&str]| list.iter().map(|o| Some(o.to_string())).collect::<Vec<_>>();
+    assert_eq!(offsets(&server.requests()), asked(&["0", "3", "6", "7"]));
+    // With the total in a header or in the body: no empty page.
+    for (i, total) in [
+        Total::Header("x-total-count".into()),
+        Total::Path(path("$.total")),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let got = pages(
+            &integration(request(url), Some(offset(Some(total))), 10),
+            &global,
+            "$.result",
+        )
+        .unwrap();
+        assert_eq!(ids(&got, "$.result"), all_capped());
+        let requests = server.requests();
+        let from = 4 + i * 3;
+        assert_eq!(offsets(&requests[from..]), asked(&["0", "3", "6"]));
+    }
+}
+
+#[test]
+fn a_total_header_that_is_absent_or_not_a_count_fails_the_poll() {
+    for (header, says) in [
+        (
+            None,
+            "`total_header` `X-Total-Count` is absent from the response",
+        ),
+        (
+            Some("many"),
+            "`total_header` `X-Total-Count` is a string, not a count",
+        ),
+    ] {
+        let server = Server::start(move |_| {
+            let reply = Reply::json(200, json!({"result": [{"id": "r0"}]}));
+            match header {
+                Some(value) => reply.header("X-Total-Count", value),
+                None => reply,
+            }
+        });
+        let global = global(&server);
+        let paginate = PaginateKind::Offset {
+            offset_param: "sysparm_offset".into(),
+            limit_param: "sysparm_limit".into(),
+            size: 100,
+            total: Some(Total::Header("X-Total-Count".into())),
+        };
+        let err = pages(
+            &integration(request("@{global.base}/t"), Some(paginate), 10),
+            &global,
+            "$.result",
+        )
+        .unwrap_err();
+        assert!(err.to_string().ends_with(says), "{err}");
+    }
+}
+
+#[test]
+fn cursor_pagination_against_a_capped_server_finds_every_record() {
+    // Jira's enhanced search: `maxResults` 100 asked, 3 given.
+    let server = Server::start(|req| {
+        let start: usize = req.query("nextPageToken").map_or(0, |t| t.parse().unwrap());
+        let limit: usize = req.query("maxResults").unwrap().parse().unwrap();
+        let (issues, end) = capped_page(start, limit);
+        let mut page = json!({"issues": issues, "isLast": end == CAPPED});
+        if end < CAPPED {
+            page["nextPageToken"] = json!(end.to_string());
+        }
+        Reply::json(200, page)
+    });
+    let global = global(&server);
+    let mut req = request("@{global.base}/rest/api/3/search/jql");
+    req.query = vec![("maxResults".into(), t("100"))];
+    let paginate = PaginateKind::Cursor {
+        path: path("$.nextPageToken"),
+        param: CursorTarget::Query("nextPageToken".into()),
+        end: Some(LastPage::Stop(path("$.isLast"))),
+    };
+    let got = pages(&integration(req, Some(paginate), 10), &global, "$.issues").unwrap();
+    assert_eq!(ids(&got, "$.issues"), all_capped());
+    assert_eq!(server.requests().len(), CAPPED.div_ceil(CAP));
+}
+
+#[test]
+fn next_url_pagination_against_a_capped_server_finds_every_record() {
+    // Zendesk: `page[size]=100` asked, 3 given, `meta.has_more` to go on.
+    let server = Server::start(|req| {
+        let start: usize = req.query("page[after]").map_or(0, |t| t.parse().unwrap());
+        let limit: usize = req.query("page[size]").unwrap().parse().unwrap();
+        let (tickets, end) = capped_page(start, limit);
+        Reply::json(
+            200,
+            json!({
+                "tickets": tickets,
+                "meta": {"has_more": end < CAPPED, "after_cursor": end.to_string()},
+                "links": {"next": format!("/api/v2/tickets.json?page%5Bsize%5D={limit}&page%5Bafter%5D={end}")},
+            }),
+        )
+    });
+    let global = global(&server);
+    let mut req = request("@{global.base}/api/v2/tickets.json");
+    req.query = vec![("page[size]".into(), t("100"))];
+    let paginate = PaginateKind::NextUrl {
+        path: path("$.links.next"),
+        end: Some(LastPage::More(path("$.meta.has_more"))),
+    };
+    let got = pages(&integration(req, Some(paginate), 10), &global, "$.tickets").unwrap();
+    assert_eq!(ids(&got, "$.tickets"), all_capped());
+    assert_eq!(server.requests().len(), CAPPED.div_ceil(CAP));
+}
+
+#[test]
+fn link_header_pagination_against_a_capped_server_finds_every_record() {
+    // GitHub: `per_page=100` asked, 3 given (a proxy or an enterprise cap).
+    let server = Server::start(|req| {
+        let page: usize = req.query("page").map_or(1, |p| p.parse().unwrap());
+        let limit: usize = req.query("per_page").unwrap().parse().unwrap();
+        let (issues, end) = capped_page((page - 1) * CAP, limit);
+        let reply = Reply::json(200, Value::Array(issues));
+        if end < CAPPED {
+            reply.header(
+                "Link",
+                &format!(r#"<?per_page={limit}&page={}>; rel="next""#, page + 1),
+            )
+        } else {
+            reply
+        }
+    });
+    let global = global(&server);
+    let mut req = request("@{global.base}/repos/o/r/issues");
+    req.query = vec![("per_page".into(), t("100"))];
+    let got = pages(
+        &integration(req, Some(PaginateKind::LinkHeader), 10),
+        &global,
+        "$",
+    )
+    .unwrap();
+    assert_eq!(ids(&got, "$"), all_capped());
+    assert_eq!(server.requests().len(), CAPPED.div_ceil(CAP));
+}
+
 #[test]
 fn a_next_page_beyond_max_pages_fails() {
     // A server that always has a next page.
@@ -754,7 +955,7 @@ fn offset_pagination_counts_against_max_pages_too() {
         offset_param: "sysparm_offset".into(),
         limit_param: "sysparm_limit".into(),
         size: 2,
-        total_path: None,
+        total: None,
     };
     let it = integration(request("@{global.base}/api/now/table/x"), Some(paginate), 2);
     let err = pages(&it, &global, "$.result").unwrap_err();
@@ -780,7 +981,7 @@ fn a_next_page_on_another_host_gets_no_credentials() {
     });
     let paginate = PaginateKind::NextUrl {
         path: path("$.nextRecordsUrl"),
-        stop_path: None,
+        end: None,
     };
     let err = pages(&integration(req, Some(paginate), 10), &global, "$.records").unwrap_err();
     assert_eq!(
@@ -1151,4 +1352,57 @@ fn file_and_command_failures_name_the_integration() {
         err.to_string(),
         "integration `issues` (command sh -c echo 'gh: auth required' >&2; exit 1): exited with status 1: gh: auth required"
     );
+}
+
+// ---- lookups ------------------------------------------------------------------
+
+#[test]
+fn a_lookup_is_sent_once_per_pass_for_each_method_url_and_body() {
+    let server = Server::start(|req| match req.path.as_str() {
+        "/down" => Reply::json(503, json!({"error": "maintenance"})),
+        _ => Reply::json(200, json!({"user": req.text()})),
+    });
+    let global = global(&server);
+    let mut http = Http::new(None);
+    let mut lookup = |method: Method, path: &str, body_text: Option<&str>| {
+        let mut req = request(&format!("@{{global.base}}{path}"));
+        req.method = method;
+        req.body = body_text.map(|b| body(json!({ "q": b })));
+        fetch_lookup(&mut http, &Source::Request(Box::new(req)), &scopes(&global))
+    };
+    let first = lookup(Method::Get, "/users/alice", None).unwrap();
+    assert_eq!(lookup(Method::Get, "/users/alice", None).unwrap(), first);
+    lookup(Method::Get, "/users/bob", None).unwrap();
+    lookup(Method::Post, "/users/alice", None).unwrap();
+    lookup(Method::Post, "/search", Some("alice")).unwrap();
+    let bob = lookup(Method::Post, "/search", Some("bob")).unwrap();
+    assert_eq!(bob, json!({"user": r#"{"q":"bob"}"#}));
+    lookup(Method::Post, "/search", Some("bob")).unwrap();
+    // A failure is remembered: not asked again within the pass.
+    for _ in 0..3 {
+        let err = lookup(Method::Get, "/down", None).unwrap_err();
+        assert!(err.is_transient());
+        assert!(err.to_string().contains("HTTP 503"), "{err}");
+    }
+    let asked: Vec<(String, String)> = server
+        .requests()
+        .iter()
+        .map(|r| (r.method.clone(), format!("{} {}", r.path, r.text())))
+        .collect();
+    assert_eq!(
+        asked,
+        [
+            ("GET".into(), "/users/alice ".into()),
+            ("GET".into(), "/users/bob ".into()),
+            ("POST".into(), "/users/alice ".into()),
+            ("POST".into(), r#"/search {"q":"alice"}"#.into()),
+            ("POST".into(), r#"/search {"q":"bob"}"#.into()),
+            ("GET".into(), "/down ".into()),
+        ]
+    );
+    // A new pass asks again.
+    let mut http = Http::new(None);
+    let req = request("@{global.base}/users/alice");
+    fetch_lookup(&mut http, &Source::Request(Box::new(req)), &scopes(&global)).unwrap();
+    assert_eq!(server.requests().len(), 7);
 }

@@ -63,6 +63,9 @@ impl Store {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        // Created owner-only here, so that SQLite's `-wal` and `-shm`,
+        // which copy the database's mode, are owner-only too.
+        crate::private::precreate(path).map_err(|e| unusable(path, e))?;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| unusable(path, e))?;
         let mut store = Store { conn };
         store.configure().map_err(|e| unusable(path, e))?;
@@ -99,7 +102,12 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(uri, flags).map_err(|e| unusable(path, e))?;
-        schema::check_version(&conn, path)?;
+        // Version 0 is a database no pass has migrated yet (an empty file
+        // left by a pass killed in its first milliseconds): no state yet,
+        // not a missing table to report.
+        if schema::check_version(&conn, path)? == 0 {
+            return Ok(None);
+        }
         Ok(Some(Store { conn }))
     }
 
@@ -281,6 +289,47 @@ fn followup_state_row(row: &rusqlite::Row) -> rusqlite::Result<FollowupState> {
         baseline: row.get(6)?,
         identity_changed: row.get(7)?,
     })
+}
+
+/// `e` as exit 3 when the database itself failed (a full disk, a damaged
+/// file, a read-only one, a lock held by another program), saying which
+/// database and what to look at; any other error is returned as it is.
+/// Every change runs in a transaction, so what was committed before the
+/// failure is still there.
+pub fn trouble(path: &Path, e: anyhow::Error) -> anyhow::Error {
+    use rusqlite::ErrorCode;
+    if e.chain().any(|c| c.is::<exit::Exit>()) {
+        return e;
+    }
+    let code = e
+        .chain()
+        .find_map(|c| match c.downcast_ref::<rusqlite::Error>() {
+            Some(rusqlite::Error::SqliteFailure(failure, _)) => Some(failure.code),
+            _ => None,
+        });
+    let hint = match code {
+        Some(ErrorCode::DiskFull) => "the disk is full",
+        Some(ErrorCode::SystemIoFailure) => {
+            "it could not be read or written: is the disk full or failing?"
+        }
+        Some(ErrorCode::ReadOnly | ErrorCode::PermissionDenied | ErrorCode::CannotOpen) => {
+            "it cannot be written: check its permissions, its directory's and its file system's"
+        }
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => {
+            "another program holds it locked"
+        }
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => {
+            "it is damaged: restore it from a backup"
+        }
+        _ => return e,
+    };
+    exit::with_status(
+        exit::DATABASE,
+        format!(
+            "the database {} is unusable: {e:#}; {hint} (what earlier steps committed is kept)",
+            path.display()
+        ),
+    )
 }
 
 /// A database that cannot be used: exit 3.

@@ -6,7 +6,7 @@ use std::io::{Cursor, Read, Write};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipArchive, ZipWriter};
 
-use crate::support::Test;
+use crate::support::{Edit, Test};
 
 const TENANT: &str = r#"tenant: acme-test
 attributes: { servicenow_url: "https://acme.service-now.com" }
@@ -218,6 +218,45 @@ fn export_all_then_import_into_an_empty_tenant_gives_identical_files_that_valida
     );
 }
 
+/// Every entry of a zip, by name (for other test modules).
+pub fn unzip(zip: &[u8]) -> Vec<(String, Vec<u8>)> {
+    entries(zip)
+}
+
+/// `zip` with its follow-up `from` renamed `to` throughout: the entry, its
+/// `id:`, and the manifest's id, file and checksum, so that the bundle is
+/// consistent and only the id is hostile.
+pub fn rewrite(zip: &[u8], from: &str, to: &str) -> Vec<u8> {
+    let mut all = entries(zip);
+    let old_file = format!("followups/{from}.yaml");
+    let new_file = format!("followups/{to}.yaml");
+    let i = all
+        .iter()
+        .position(|(n, _)| *n == old_file)
+        .unwrap_or_else(|| panic!("no {old_file} in the bundle"));
+    let text = String::from_utf8(all[i].1.clone()).unwrap();
+    let text = text.replace_once(&format!("id: {from}\n"), &format!("id: {to}\n"));
+    let sum = sha256_hex(text.as_bytes());
+    all[i] = (new_file.clone(), text.into_bytes());
+    let m = all.iter().position(|(n, _)| n == "manifest.json").unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_slice(&all[m].1).unwrap();
+    let listed = manifest["followups"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|f| f["id"] == from)
+        .unwrap_or_else(|| panic!("the manifest does not list {from}"));
+    listed["id"] = to.into();
+    listed["file"] = new_file.into();
+    listed["sha256"] = sum.into();
+    all[m].1 = serde_json::to_vec_pretty(&manifest).unwrap();
+    let refs: Vec<(&str, &[u8])> = all
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    zip_of(&refs)
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     Sha256::digest(bytes)
@@ -248,14 +287,14 @@ fn export_refuses_literal_secrets_and_writes_nothing() {
     let site = site_with_followups();
     site.write(
         "followups/tenant.yaml",
-        &TENANT.replace(
+        &TENANT.replace_once(
             "\"@{env.SLACK_WEBHOOK_URL}\"",
             "\"https://hooks.slack.com/services/T0/B0/XXXX\"",
         ),
     );
     site.write(
         "followups/close.yaml",
-        &CLOSE.replace(
+        &CLOSE.replace_once(
             "    - file: data/incidents.json\n",
             "    - request:\n        url: \"https://x.example/api?key=abc\"\n        headers: { Authorization: \"Basic dTpw\" }\n",
         ),
@@ -276,7 +315,7 @@ fn export_refuses_invalid_follow_ups_and_unknown_ids() {
     let site = site_with_followups();
     site.write(
         "followups/close.yaml",
-        &CLOSE.replace("attempts: 2", "attempts: 20"),
+        &CLOSE.replace_once("attempts: 2", "attempts: 20"),
     );
     site.run(&["export", "close", "-o", "out.zip"]).assert_status(1).assert_stderr(
         "followups/close.yaml:6:13: warning: `followups/data/incidents.json` does not exist (yet)\n\
@@ -403,7 +442,7 @@ fn a_checksum_mismatch_is_refused() {
             .unwrap();
         entry.1 = entry.1.replace_bytes(b"attempts: 2", b"attempts: 9");
     });
-    let changed = CLOSE.replace("attempts: 2", "attempts: 9");
+    let changed = CLOSE.replace_once("attempts: 2", "attempts: 9");
     refused(
         &bundle,
         &format!(
@@ -494,7 +533,7 @@ fn an_import_that_fails_halfway_leaves_the_directory_as_it_was() {
 fn conflicts_fail_by_default_and_can_be_skipped_replaced_or_renamed() {
     let site = site();
     site.write_bytes("bundle.zip", &exported_bundle());
-    let old_close = CLOSE.replace("attempts: 2", "attempts: 5");
+    let old_close = CLOSE.replace_once("attempts: 2", "attempts: 5");
     site.write("followups/close.yaml", &old_close);
     let before = site.snapshot("followups");
 
@@ -749,6 +788,75 @@ fn create_from_flags_alone() {
     assert_eq!(def["message"]["fallback_channel"], "email");
     assert_eq!(def["schedule"]["every"], "2h");
     assert_eq!(def["schedule"]["attempts"], 4);
+}
+
+#[test]
+fn create_flags_answer_the_window_auth_first_poll_and_post_actions() {
+    let site = site();
+    let base = [
+        "create",
+        "--template",
+        "resolved-to-close",
+        "--url",
+        "https://acme.example/api/incidents",
+        "--channel",
+        "console",
+    ];
+    site.cmd(&base)
+        .args([
+            "--name",
+            "Closers",
+            "--auth",
+            "bearer",
+            "--first-poll",
+            "record_only",
+            "--window",
+            "sat,sun 09:00-12:00 Europe/Lisbon",
+            "--after-each-attempt",
+            "set local.note = reminded",
+            "--after-each-attempt",
+            "PATCH https://acme.example/api/incidents/@{followup.data.sys_id}",
+            "--on-resolved",
+            "set global.last_closed = @{followup.record_id}",
+        ])
+        .run()
+        .assert_status(0);
+    let def = site
+        .run(&["show", "closers", "--format", "json"])
+        .assert_status(0)
+        .json();
+    assert_eq!(def["polling"]["first_poll"], "record_only");
+    let request = &def["extraction"]["integrations"][0]["request"];
+    assert_eq!(request["auth"]["type"], "bearer");
+    assert_eq!(request["auth"]["token"], "@{env.SOURCE_TOKEN}");
+    assert_eq!(def["schedule"]["window"]["days"], "sat,sun");
+    assert_eq!(
+        def["after_each_attempt"][0]["set"]["local.note"],
+        "reminded"
+    );
+    assert_eq!(
+        def["after_each_attempt"][1]["integration"]["request"]["method"],
+        "PATCH"
+    );
+    assert_eq!(
+        def["on_resolved"][0]["set"]["global.last_closed"],
+        "@{followup.record_id}"
+    );
+
+    // A wrong one is bad usage, with the same message the wizard gives.
+    let before = site.snapshot("followups");
+    site.cmd(&base)
+        .args(["--name", "Other", "--window", "mon-fri 08:00-18:00 Mars/Olympus"])
+        .run()
+        .assert_status(2)
+        .assert_stderr(
+            "error: --window: `Mars/Olympus` is not an IANA time zone (e.g. `Europe/Lisbon`, `America/New_York`, `UTC`)\n",
+        );
+    site.cmd(&base)
+        .args(["--name", "Other", "--on-resolved", "escalate"])
+        .run()
+        .assert_status(2);
+    assert_eq!(site.snapshot("followups"), before);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! `followup list`: follow-ups by id or name, with status, polling, channel.
 
-use crate::support::Test;
+use crate::support::{Edit, Test};
 use crate::validate::{BASE, TENANT};
 
 /// Three follow-ups: one active, one inactive, one active with a bare
@@ -11,32 +11,32 @@ fn catalog() -> Test {
         .write("followups/data.json", "{}")
         .write(
             "followups/approvals.yaml",
-            &BASE.replace("name: Approvals", "name: Pending approvals"),
+            &BASE.replace_once("name: Approvals", "name: Pending approvals"),
         )
         .write(
             "followups/closing.yaml",
             &BASE
-                .replace("id: approvals", "id: closing")
-                .replace(
+                .replace_once("id: approvals", "id: closing")
+                .replace_once(
                     "name: Approvals",
                     "name: Close resolved tickets\nstatus: inactive",
                 )
-                .replace("every: 30m", "every: 1h"),
+                .replace_once("every: 30m", "every: 1h"),
         )
         .write(
             "followups/new-tickets.yaml",
             &BASE
-                .replace("id: approvals", "id: new-tickets")
-                .replace("name: Approvals", "name: New ITSM tickets")
-                .replace("every: 30m", "every: 90")
-                .replace("channel: console", "channel: email"),
+                .replace_once("id: approvals", "id: new-tickets")
+                .replace_once("name: Approvals", "name: New ITSM tickets")
+                .replace_once("every: 30m", "every: 90")
+                .replace_once("channel: console", "channel: email"),
         )
         .write(
             "followups/broken.yaml",
             &BASE
-                .replace("id: approvals", "id: broken")
-                .replace("name: Approvals", "name: Broken one")
-                .replace("attempts: 3", "attempts: 30"),
+                .replace_once("id: approvals", "id: broken")
+                .replace_once("name: Approvals", "name: Broken one")
+                .replace_once("attempts: 3", "attempts: 30"),
         );
     t
 }
@@ -155,8 +155,8 @@ fn a_reader_that_stops_early_is_not_an_error() {
         t.write(
             &format!("followups/f{i:03}.yaml"),
             &BASE
-                .replace("id: approvals", &format!("id: f{i:03}"))
-                .replace(
+                .replace_once("id: approvals", &format!("id: f{i:03}"))
+                .replace_once(
                     "name: Approvals",
                     &format!("name: Follow-up {i} {long_name}"),
                 ),

@@ -5,11 +5,11 @@
 
 use serde_json::{Value, json};
 
-use crate::support::Test;
 use crate::support::pass::{
     DAILY_3, Source, T0, approval, definition, event_names, events, pass, sent, who,
 };
 use crate::support::server::{Reply, Server};
+use crate::support::{Edit, Test};
 
 const TENANT: &str = "\
 tenant: acme-test
@@ -184,7 +184,7 @@ fn every_cause_of_a_failed_poll_resolves_and_sends_nothing() {
     for (cause, reply, message) in causes {
         let source = Source::new(json!([approval("a1", "alice")]));
         let def = definition(&source.url(), DAILY_3, "")
-            .replace("resolve_after: 2", "resolve_after: 1\n  max_records: 5");
+            .replace_once("resolve_after: 2", "resolve_after: 1\n  max_records: 5");
         let t = setup(&def);
         pass(&t, T0).assert_status(0);
 
@@ -231,7 +231,7 @@ fn a_next_page_beyond_max_pages_fails_the_poll() {
             json!({"result": [approval(&format!("p{page}"), "alice")], "next": format!("/items?page={}", page + 1)}),
         )
     });
-    let def = definition(&server.url("/items"), DAILY_3, "").replace(
+    let def = definition(&server.url("/items"), DAILY_3, "").replace_once(
         "        query: { sysparm_query: \"state=requested\" }\n",
         "      paginate: { type: next_url, path: \"$.next\", max_pages: 3 }\n",
     );
@@ -314,7 +314,7 @@ fn the_identity_guard_stops_a_poll_that_shares_no_id_with_ten_tracked_records() 
 #[test]
 fn first_poll_record_only_remembers_what_is_there_and_follows_up_later_records() {
     let source = Source::new(json!([approval("old", "alice")]));
-    let def = definition(&source.url(), DAILY_3, "").replace(
+    let def = definition(&source.url(), DAILY_3, "").replace_once(
         "  resolve_after: 2",
         "  resolve_after: 2\n  first_poll: record_only",
     );
@@ -351,7 +351,7 @@ fn an_edited_definition_applies_at_once() {
     // New text and fewer attempts: the next attempt uses the new text, and
     // a record past the new count is exhausted a period after its last.
     let edited = definition(&source.url(), "  every: 1d\n  attempts: 2", "")
-        .replace("Hi @{recipient.name}", "Hello again @{recipient.name}");
+        .replace_once("Hi @{recipient.name}", "Hello again @{recipient.name}");
     t.write("followups/approvals.yaml", &edited);
     let out = pass(&t, "2026-01-06T09:00:00Z");
     let lines = sent(&out.assert_status(0).stdout);
@@ -399,7 +399,7 @@ fn groups_expand_to_their_members_once_and_unknown_users_fail_their_delivery() {
         {"sys_id": "c1", "number": "CHG1", "approver": {"value": "carol"}, "group": "cab"},
         {"sys_id": "c2", "number": "CHG2", "approver": {"value": "zed"}, "group": "nope"},
     ]));
-    let def = definition(&source.url(), DAILY_3, "").replace(
+    let def = definition(&source.url(), DAILY_3, "").replace_once(
         "  user: \"$.approver.value\"",
         "  user: \"$.approver.value\"\n  group: \"$.group\"",
     );
@@ -542,7 +542,8 @@ fn dry_run_sends_runs_and_writes_nothing() {
         source.server.url("/actions/x")
     );
     let t = setup(
-        &definition(&source.url(), DAILY_3, &extra).replace("channel: console", "channel: outbox"),
+        &definition(&source.url(), DAILY_3, &extra)
+            .replace_once("channel: console", "channel: outbox"),
     );
     let out = t.cmd(&["run-once", "--dry-run"]).now(T0).run();
     out.assert_status(0);
@@ -575,11 +576,13 @@ fn only_limits_the_pass_and_an_unknown_id_is_bad_usage() {
     t.write(
         "followups/other.yaml",
         &definition(&source.url(), DAILY_3, "")
-            .replace("id: approvals", "id: other")
-            .replace("name: Pending approvals", "name: Other"),
+            .replace_once("id: approvals", "id: other")
+            .replace_once("name: Pending approvals", "name: Other"),
     );
     let out = t.cmd(&["run-once", "--only", "other"]).now(T0).run();
     let lines = sent(&out.assert_status(0).stdout);
+    // Not vacuous: `other` sent its reminder, and only it sent anything.
+    assert_eq!(who(&lines), [("a1".into(), 1, "alice".into())]);
     assert!(lines.iter().all(|l| l["followup"] == "other"));
     let out = t.cmd(&["run-once", "--only", "othr"]).now(T0).run();
     out.assert_status(2);
@@ -731,7 +734,8 @@ fn status_shows_state_left_by_a_deleted_follow_up() {
 #[test]
 fn a_killed_pass_loses_no_attempt_and_repeats_at_most_what_was_in_flight() {
     let source = Source::new(json!([approval("a1", "alice"), approval("a2", "bob")]));
-    let def = definition(&source.url(), DAILY_3, "").replace("channel: console", "channel: outbox");
+    let def =
+        definition(&source.url(), DAILY_3, "").replace_once("channel: console", "channel: outbox");
     let t = setup(&def);
     let fifo = t.path("followups/outbox.jsonl");
     let made = std::process::Command::new("mkfifo")
@@ -857,7 +861,7 @@ fn metrics_file_holds_the_pass_outcome_in_prometheus_text() {
 #[test]
 fn escalation_rungs_join_from_their_attempt_and_a_person_is_told_once_per_channel() {
     let source = Source::new(json!([approval("a1", "alice")]));
-    let def = definition(&source.url(), DAILY_3, "").replace(
+    let def = definition(&source.url(), DAILY_3, "").replace_once(
         "  user: \"$.approver.value\"",
         "  user: \"$.approver.value\"
   escalate:
@@ -908,16 +912,16 @@ fn escalation_rungs_join_from_their_attempt_and_a_person_is_told_once_per_channe
 fn a_room_channel_gets_one_delivery_naming_every_recipient() {
     let source = Source::new(json!([approval("a1", "alice")]));
     let room = Server::start(|_| Reply::status(202));
-    let tenant = TENANT.replace(
+    let tenant = TENANT.replace_once(
         "  console: { type: console }",
         "  console: { type: console }\n  room: { type: teams, webhook_url: \"@{env.TEAMS_URL}\" }",
     );
     let def = definition(&source.url(), DAILY_3, "")
-        .replace(
+        .replace_once(
             "  user: \"$.approver.value\"",
             "  user: \"$.approver.value\"\n  group: cab",
         )
-        .replace("channel: console", "channel: room");
+        .replace_once("channel: console", "channel: room");
     let t = Test::new();
     t.write("followups/tenant.yaml", &tenant);
     t.write("followups/approvals.yaml", &def);
@@ -951,7 +955,7 @@ fn a_room_channel_gets_one_delivery_naming_every_recipient() {
 #[test]
 fn a_digest_is_checked_and_warned_about_and_each_record_still_gets_its_message() {
     let source = Source::new(json!([approval("a1", "alice"), approval("a2", "alice")]));
-    let def = definition(&source.url(), DAILY_3, "").replace(
+    let def = definition(&source.url(), DAILY_3, "").replace_once(
         "schedule:",
         "  digest: { title: \"@{digest.count} approvals wait\", line: \"@{followup.data.number}\" }\nschedule:",
     );
@@ -975,7 +979,7 @@ fn a_custom_attribute_set_after_an_attempt_is_read_by_the_next_message_of_that_p
         DAILY_3,
         "after_each_attempt:\n  - set: { custom.reminded: \"@{followup.data.number} at attempt @{followup.attempt}\" }\n",
     )
-    .replace(
+    .replace_once(
         "waits (reminder",
         "waits (last: @{custom.reminded ?? \\\"never\\\"}; reminder",
     );

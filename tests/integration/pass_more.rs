@@ -14,7 +14,7 @@ use crate::support::pass::{
     DAILY_3, Source, T0, approval, definition, event_names, events, pass, sent, who,
 };
 use crate::support::server::{Reply, Server};
-use crate::support::{Output, Test};
+use crate::support::{Edit, Output, Test};
 
 /// `outbox` writes into `followups/out/`, which a test creates (or not).
 const TENANT: &str = "\
@@ -62,7 +62,7 @@ fn outbox(t: &Test) -> Vec<Value> {
 }
 
 fn on_outbox(def: String) -> String {
-    def.replace("channel: console", "channel: outbox")
+    def.replace_once("channel: console", "channel: outbox")
 }
 
 // --- pending deliveries ---------------------------------------------------
@@ -239,7 +239,7 @@ fn a_lookup_resolves_the_user_and_attributes_at_run_time_and_its_failures_differ
     ]));
     let directory = Directory::start();
     let def = definition(&source.url(), DAILY_3, "")
-        .replace(
+        .replace_once(
             "  user: \"$.approver.value\"",
             &format!(
                 "  user: \"$.approver.value\"
@@ -250,7 +250,7 @@ fn a_lookup_resolves_the_user_and_attributes_at_run_time_and_its_failures_differ
                 directory.server.url("/users")
             ),
         )
-        .replace(
+        .replace_once(
             "waits (reminder",
             "waits for @{local.approver_email} (reminder",
         );
@@ -311,11 +311,11 @@ fn a_lookup_resolves_the_user_and_attributes_at_run_time_and_its_failures_differ
 #[test]
 fn last_used_sends_on_the_users_last_channel_else_on_the_fallback() {
     let source = Source::new(json!([approval("a1", "alice"), approval("a2", "bob")]));
-    let tenant = TENANT.replace(
+    let tenant = TENANT.replace_once(
         "email: alice@example.com }",
         "email: alice@example.com, last_channel: outbox }",
     );
-    let def = definition(&source.url(), DAILY_3, "").replace(
+    let def = definition(&source.url(), DAILY_3, "").replace_once(
         "  channel: console",
         "  channel: last_used\n  fallback_channel: console",
     );
@@ -426,8 +426,8 @@ fn max_duration_leaves_the_due_follow_ups_it_did_not_reach_and_exits_1() {
         t.write(
             &format!("followups/{id}.yaml"),
             &definition(&server.url(&path), DAILY_3, "")
-                .replace("id: approvals", &format!("id: {id}"))
-                .replace("name: Pending approvals", &format!("name: {id}")),
+                .replace_once("id: approvals", &format!("id: {id}"))
+                .replace_once("name: Pending approvals", &format!("name: {id}")),
         );
     }
     let asked = |path: &str| server.requests().iter().filter(|r| r.path == path).count();
@@ -475,7 +475,7 @@ fn retain_prunes_old_events_old_deliveries_and_long_resolved_records() {
         approval("r2", "carol")
     ]));
     let def = definition(&source.url(), "  every: 5d\n  attempts: 10", "")
-        .replace("resolve_after: 2", "resolve_after: 1");
+        .replace_once("resolve_after: 2", "resolve_after: 1");
     let t = setup(&def);
     pass(&t, T0).assert_status(0);
     // r1 resolves at once; r2 five weeks later.
@@ -552,7 +552,7 @@ fn a_record_resolved_while_a_delivery_is_pending_fails_it_and_runs_only_on_resol
         source.server.url("/actions/resolved")
     );
     let def = on_outbox(definition(&source.url(), DAILY_3, &extra))
-        .replace("resolve_after: 2", "resolve_after: 1");
+        .replace_once("resolve_after: 2", "resolve_after: 1");
     let t = setup(&def);
     pass(&t, T0).assert_status(0);
     assert_eq!(
@@ -583,7 +583,7 @@ fn a_record_resolved_while_a_delivery_is_pending_fails_it_and_runs_only_on_resol
 #[test]
 fn only_naming_an_inactive_follow_up_runs_nothing_and_says_it_is_inactive() {
     let source = Source::new(json!([approval("a1", "alice")]));
-    let def = definition(&source.url(), DAILY_3, "").replace(
+    let def = definition(&source.url(), DAILY_3, "").replace_once(
         "name: Pending approvals\n",
         "name: Pending approvals\nstatus: inactive\n",
     );
@@ -628,15 +628,15 @@ fn a_secret_is_sent_where_it_belongs_and_appears_nowhere_else() {
     };
     // The shared definition's own `query` gives way to the secret one.
     let without_query = |def: String| {
-        def.replace(
+        def.replace_once(
             "        query: { sysparm_query: \"state=requested\" }\n",
             "",
         )
     };
     let leaky_poll = without_query(definition(&server.url("/poll"), DAILY_3, ""))
-        .replace("id: approvals", "id: leaky-poll")
-        .replace("name: Pending approvals", "name: Leaky poll")
-        .replace(
+        .replace_once("id: approvals", "id: leaky-poll")
+        .replace_once("name: Pending approvals", "name: Leaky poll")
+        .replace_once(
             &format!("url: \"{}\"", server.url("/poll")),
             &secret_request(&server.url("/poll"), "GET"),
         );
@@ -648,8 +648,8 @@ fn a_secret_is_sent_where_it_belongs_and_appears_nowhere_else() {
             secret_request(&server.url("/actions/note"), "POST")
         ),
     ))
-    .replace("id: approvals", "id: leaky-action")
-    .replace("name: Pending approvals", "name: Leaky action");
+    .replace_once("id: approvals", "id: leaky-action")
+    .replace_once("name: Pending approvals", "name: Leaky action");
     let t = Test::new();
     t.write("followups/tenant.yaml", TENANT);
     t.write("followups/leaky-poll.yaml", &leaky_poll);
@@ -715,15 +715,15 @@ fn a_secret_is_sent_where_it_belongs_and_appears_nowhere_else() {
 fn a_pass_killed_after_a_delivery_went_out_does_not_send_it_again() {
     let source = Source::new(json!([approval("a1", "alice"), approval("a2", "bob")]));
     let tenant = TENANT
-        .replace(
+        .replace_once(
             "email: alice@example.com }",
             "email: alice@example.com, last_channel: console }",
         )
-        .replace(
+        .replace_once(
             "email: bob@example.com }",
             "email: bob@example.com, last_channel: outbox }",
         );
-    let def = definition(&source.url(), DAILY_3, "").replace(
+    let def = definition(&source.url(), DAILY_3, "").replace_once(
         "  channel: console",
         "  channel: last_used\n  fallback_channel: console",
     );
@@ -794,7 +794,7 @@ fn an_earlier_integration_that_paginates_forever_is_read_for_its_first_page_only
         Reply::json(200, json!({"result": [approval("a1", "alice")]}))
     });
     let def = definition(&server.url("/items"), DAILY_3, "")
-        .replace(
+        .replace_once(
             "  integrations:\n",
             &format!(
                 "  integrations:
@@ -808,7 +808,7 @@ fn an_earlier_integration_that_paginates_forever_is_read_for_its_first_page_only
                 server.url("/people")
             ),
         )
-        .replace("waits (reminder", "waits in @{local.region} (reminder");
+        .replace_once("waits (reminder", "waits in @{local.region} (reminder");
     let t = setup(&def);
     let out = pass(&t, T0);
     let lines = sent(&out.assert_status(0).stdout);
@@ -902,7 +902,7 @@ fn an_oauth2_token_that_never_expires_is_used_without_a_panic() {
         }
         Reply::json(200, json!({"result": [approval("a1", "alice")]}))
     });
-    let def = definition(&server.url("/items"), DAILY_3, "").replace(
+    let def = definition(&server.url("/items"), DAILY_3, "").replace_once(
         &format!("url: \"{}\"", server.url("/items")),
         &format!(
             "url: \"{}\"
@@ -934,11 +934,12 @@ fn a_dry_run_reports_a_channel_that_cannot_open_as_the_real_pass_does() {
     // TEAMS_WEBHOOK_URL is not set: the channel's setting cannot be rendered.
     const CANNOT_OPEN: &str = "channel `teams`: `webhook_url` cannot be rendered";
     let source = Source::new(json!([approval("a1", "alice")]));
-    let tenant = TENANT.replace(
+    let tenant = TENANT.replace_once(
         "  console: { type: console }",
         "  console: { type: console }\n  teams: { type: teams, webhook_url: \"@{env.TEAMS_WEBHOOK_URL}\" }",
     );
-    let def = definition(&source.url(), DAILY_3, "").replace("channel: console", "channel: teams");
+    let def =
+        definition(&source.url(), DAILY_3, "").replace_once("channel: console", "channel: teams");
     let t = Test::new();
     t.write("followups/tenant.yaml", &tenant);
     t.write("followups/approvals.yaml", &def);

@@ -1,6 +1,6 @@
 //! `followup show ID`: one follow-up with every default filled in.
 
-use crate::support::Test;
+use crate::support::{Edit, Test};
 use crate::validate::{BASE, TENANT};
 
 fn with_base() -> Test {
@@ -53,11 +53,11 @@ fn show_fills_in_the_defaults_of_a_request_and_a_window() {
     t.write(
         "followups/approvals.yaml",
         &BASE
-            .replace(
+            .replace_once(
                 "    - file: data.json",
                 "    - request: { url: \"https://sn.example.com/api\" }\n      paginate: { type: link_header }",
             )
-            .replace("attempts: 3", "attempts: 3\n  window: { days: mon-fri }"),
+            .replace_once("attempts: 3", "attempts: 3\n  window: { days: mon-fri }"),
     );
     let out = t.run(&["show", "approvals", "--format", "json"]);
     out.assert_status(0);
@@ -106,7 +106,7 @@ fn show_reports_the_errors_of_what_it_shows() {
     let t = with_base();
     t.write(
         "followups/approvals.yaml",
-        &BASE.replace("attempts: 3", "attempts: 30"),
+        &BASE.replace_once("attempts: 3", "attempts: 30"),
     );
     let out = t.run(&["show", "approvals"]);
     out.assert_status(0).assert_stderr(

@@ -5,7 +5,7 @@
 //! Most tests edit one line or two of [`BASE`], a valid definition; its line
 //! numbers are the ones the expected diagnostics name.
 
-use crate::support::{Output, Test};
+use crate::support::{Edit, Output, Test};
 
 /// A small tenant: two channels, two users, one group, one attribute.
 pub const TENANT: &str = r#"tenant: test
@@ -390,7 +390,7 @@ fn groups_may_not_contain_themselves() {
     let t = with_definition(BASE);
     t.write(
         "followups/tenant.yaml",
-        &TENANT.replace(
+        &TENANT.replace_once(
             "  - { id: cab, name: Change Advisory Board, members: [alice, bob] }\n",
             "  - { id: cab, members: [alice, leads] }\n  - { id: leads, members: [bob, cab] }\n",
         ),
@@ -411,7 +411,7 @@ fn group_members_are_users_or_groups() {
     let t = with_definition(BASE);
     t.write(
         "followups/tenant.yaml",
-        &TENANT.replace("members: [alice, bob]", "members: [alice, bobb]"),
+        &TENANT.replace_once("members: [alice, bob]", "members: [alice, bobb]"),
     );
     let out = t.run(&["validate"]);
     out.assert_status(1);
@@ -637,8 +637,8 @@ fn a_global_set_by_an_action_may_be_read_by_another_follow_up() {
     t.write(
         "followups/setter.yaml",
         &(BASE
-            .replace("id: approvals", "id: setter")
-            .replace("name: Approvals", "name: Setter")
+            .replace_once("id: approvals", "id: setter")
+            .replace_once("name: Approvals", "name: Setter")
             + "after_each_attempt:\n  - set: { global.last_approval: \"@{followup.data.number}\" }\n"),
     );
     t.run(&["validate"])
@@ -706,8 +706,8 @@ fn names_are_unique_whatever_their_case() {
     t.write(
         "followups/reminders.yaml",
         &BASE
-            .replace("id: approvals", "id: reminders")
-            .replace("name: Approvals", "name: APPROVALS"),
+            .replace_once("id: approvals", "id: reminders")
+            .replace_once("name: Approvals", "name: APPROVALS"),
     );
     let out = t.run(&["validate"]);
     out.assert_status(1);
@@ -801,7 +801,7 @@ fn a_url_that_starts_with_an_attribute_is_checked_through_it() {
     )]));
     t.write(
         "followups/tenant.yaml",
-        &TENANT.replace(
+        &TENANT.replace_once(
             "servicenow_url: https://sn.example.com",
             "servicenow_url: sn.example.com",
         ),
@@ -953,6 +953,51 @@ fn pagination_types_and_their_keys() {
 }
 
 #[test]
+fn stop_path_and_more_path_exclude_each_other_as_do_the_two_totals() {
+    let paginate = |p: &str| format!("{REQUEST}      paginate: {p}");
+    assert_invalid(
+        &[(
+            INTEGRATION,
+            &paginate(
+                "{ type: next_url, path: \"$.links.next\", stop_path: \"$.done\", more_path: \"$.meta.has_more\" }",
+            ),
+        )],
+        &[
+            "followups/approvals.yaml:9:78: error: give at most one of `stop_path` (stop when it selects true) and `more_path` (go on only while it selects true)",
+        ],
+    );
+    assert_invalid(
+        &[(
+            INTEGRATION,
+            &paginate(
+                "{ type: offset, offset_param: o, limit_param: l, size: 100, total_path: \"$.total\", total_header: X-Total-Count }",
+            ),
+        )],
+        &[
+            "followups/approvals.yaml:9:100: error: give at most one of `total_path` (the total in the body) and `total_header` (the total in a response header)",
+        ],
+    );
+    assert_invalid(
+        &[(
+            INTEGRATION,
+            &paginate(
+                "{ type: offset, offset_param: o, limit_param: l, size: 100, more_path: \"$.more\" }",
+            ),
+        )],
+        &[
+            "followups/approvals.yaml:9:77: error: key `more_path` does not apply to pagination type `offset`",
+        ],
+    );
+    for valid in [
+        "{ type: cursor, path: \"$.meta.after_cursor\", param: \"page[after]\", more_path: \"$.meta.has_more\" }",
+        "{ type: next_url, path: \"$.links.next\", more_path: \"$.meta.has_more\" }",
+        "{ type: offset, offset_param: sysparm_offset, limit_param: sysparm_limit, size: 100, total_header: X-Total-Count }",
+    ] {
+        assert_valid(&[(INTEGRATION, &paginate(valid))]);
+    }
+}
+
+#[test]
 fn pagination_is_for_requests() {
     assert_invalid(
         &[(
@@ -967,9 +1012,9 @@ const WINDOW: &str = "attempts: 3\n  window: { days: DAYS, hours: \"HOURS\", tim
 
 fn window(days: &str, hours: &str, tz: &str) -> String {
     WINDOW
-        .replace("DAYS", days)
-        .replace("HOURS", hours)
-        .replace("TZ", tz)
+        .replace_once("DAYS", days)
+        .replace_once("HOURS", hours)
+        .replace_once("TZ", tz)
 }
 
 #[test]
@@ -1087,15 +1132,15 @@ fn three_files() -> Test {
     t.write(
         "followups/closing.yaml",
         &BASE
-            .replace("id: approvals", "id: closing")
-            .replace("name: Approvals", "name: Closing")
-            .replace("channel: console", "channel: pager"),
+            .replace_once("id: approvals", "id: closing")
+            .replace_once("name: Approvals", "name: Closing")
+            .replace_once("channel: console", "channel: pager"),
     );
     t.write(
         "followups/good.yaml",
         &BASE
-            .replace("id: approvals", "id: good")
-            .replace("name: Approvals", "name: Good"),
+            .replace_once("id: approvals", "id: good")
+            .replace_once("name: Approvals", "name: Good"),
     );
     t
 }
@@ -1250,7 +1295,7 @@ fn validate_a_file_outside_the_directory_against_its_tenant() {
     let t = with_definition(BASE);
     t.write(
         "drafts/approvals-copy.yaml",
-        &BASE.replace("id: approvals", "id: approvals-copy"),
+        &BASE.replace_once("id: approvals", "id: approvals-copy"),
     );
     // Its name is taken by followups/approvals.yaml: names are unique
     // across the directory, drafts included.
@@ -1268,7 +1313,7 @@ fn an_invalid_tenant_fails_validation() {
     let t = with_definition(BASE);
     t.write(
         "followups/tenant.yaml",
-        &TENANT.replace(
+        &TENANT.replace_once(
             "console: { type: console }",
             "console: { type: console, path: out.jsonl }",
         ),
@@ -1406,7 +1451,7 @@ fn a_literal_secret_in_the_tenant_is_a_warning() {
     let t = with_definition(BASE);
     t.write(
         "followups/tenant.yaml",
-        &TENANT.replace(
+        &TENANT.replace_once(
             "console: { type: console }",
             "console: { type: console }\n  slack: { type: slack, webhook_url: \"https://hooks.slack.com/services/T0/B0/x\" }",
         ),

@@ -19,7 +19,9 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
+pub mod faults;
 pub mod pass;
+pub mod pty;
 pub mod server;
 pub mod smtp;
 pub mod tls;
@@ -141,6 +143,7 @@ impl Test {
             stdin: None,
             cwd: None,
             timeout: DEFAULT_TIMEOUT,
+            shell: None,
         }
     }
 }
@@ -153,9 +156,18 @@ pub struct Cmd<'t> {
     stdin: Option<Vec<u8>>,
     cwd: Option<PathBuf>,
     timeout: Duration,
+    shell: Option<String>,
 }
 
 impl Cmd<'_> {
+    /// Runs `followup` through `sh -c "PREFIX; exec followup ARGS..."`, so
+    /// that a test sets what a process inherits and std cannot set without
+    /// `unsafe` (`umask 000`, `ulimit -f 64`).
+    pub fn shell_prefix(mut self, prefix: &str) -> Self {
+        self.shell = Some(prefix.to_owned());
+        self
+    }
+
     pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
         self.args.push(arg.into());
         self
@@ -195,7 +207,16 @@ impl Cmd<'_> {
     }
 
     fn command(&self) -> Command {
-        let mut command = Command::new(BIN);
+        let mut command = match &self.shell {
+            Some(prefix) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!("{prefix}\nexec \"$0\" \"$@\""))
+                    .arg(BIN);
+                sh
+            }
+            None => Command::new(BIN),
+        };
         command
             .args(&self.args)
             .current_dir(self.cwd.as_deref().unwrap_or(self.test.dir()))
@@ -286,6 +307,43 @@ impl Cmd<'_> {
             stderr,
         }
     }
+}
+
+/// `text` with `from` replaced by `to`; panics unless `from` is in `text`,
+/// so that a test whose fixture changed fails instead of silently testing
+/// the fixture unchanged.
+#[track_caller]
+pub fn replace_once(text: &str, from: &str, to: &str) -> String {
+    match text.matches(from).count() {
+        1 => text.replacen(from, to, 1),
+        0 => panic!("the text to replace is not there: {from:?}\n--- in ---\n{text}"),
+        n => {
+            panic!("the text to replace is there {n} times, not once: {from:?}\n--- in ---\n{text}")
+        }
+    }
+}
+
+/// [`replace_once`] as a method, for chains of edits to a fixture.
+pub trait Edit {
+    fn replace_once(&self, from: &str, to: &str) -> String;
+}
+
+impl Edit for str {
+    #[track_caller]
+    fn replace_once(&self, from: &str, to: &str) -> String {
+        replace_once(self, from, to)
+    }
+}
+
+/// [`replace_once`] for a text that holds `from` several times: replaces
+/// every one, and panics when there is none.
+#[track_caller]
+pub fn replace_all(text: &str, from: &str, to: &str) -> String {
+    assert!(
+        text.contains(from),
+        "the text to replace is not there: {from:?}\n--- in ---\n{text}"
+    );
+    text.replace(from, to)
 }
 
 /// What a run did.

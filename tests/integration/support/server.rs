@@ -126,6 +126,13 @@ impl Reply {
         self
     }
 
+    /// Announces `length` bytes whatever the body holds: with a shorter
+    /// body, the connection closes in the middle of the announced one.
+    pub fn announce(mut self, length: u64) -> Reply {
+        self.content_length = Some(Some(length));
+        self
+    }
+
     /// Sends no `Content-Length`: the body ends when the connection closes,
     /// so a client cannot know its size in advance.
     pub fn without_length(mut self) -> Reply {
