@@ -37,10 +37,10 @@ impl Channel for GoogleChat {
             .filter(|s| !s.is_empty())
             .collect::<Vec<_>>()
             .join("\n");
-        let mut payload = json!({
-            "text": cut(&text, TEXT_CHARS),
-            "thread": { "threadKey": job.conversation_key() },
-        });
+        let mut payload = json!({ "text": cut(&text, TEXT_CHARS) });
+        if job.thread {
+            payload["thread"] = json!({ "threadKey": job.conversation_key() });
+        }
         if m.card.is_some() || m.image.is_some() {
             payload["cardsV2"] = json!([{ "cardId": "followup", "card": card(job) }]);
         }
@@ -50,9 +50,18 @@ impl Channel for GoogleChat {
     fn deliver(&self, job: &Job, deadline: Option<Instant>) -> Outcome {
         let e = &self.0;
         let bytes = body(&self.payload(job));
+        if !job.thread {
+            return Post::json(&e.client, &e.url, &bytes, &job.delivery, &e.secrets)
+                .deliver(deadline);
+        }
         let sep = if e.url.contains('?') { '&' } else { '?' };
         let url = format!("{}{sep}messageReplyOption={REPLY_OPTION}", e.url);
-        Post::json(&e.client, &url, &bytes, &job.delivery, &e.secrets).deliver(deadline)
+        match Post::json(&e.client, &url, &bytes, &job.delivery, &e.secrets).deliver(deadline) {
+            Outcome::Delivered(_) => Outcome::Delivered(Some(json!({
+                "thread_key": job.conversation_key(),
+            }))),
+            other => other,
+        }
     }
 }
 

@@ -55,6 +55,43 @@ pub struct Job {
     /// channel's argv may read it).
     #[serde(skip)]
     pub data: Value,
+    /// Whether this delivery belongs to its conversation
+    /// (`message.conversation.thread`): channels that can thread reply to
+    /// the conversation's first message.
+    #[serde(skip)]
+    pub thread: bool,
+    /// The service's reference to the conversation's first delivered
+    /// message (Slack's `channel` and `ts`, an e-mail `message_id`), once
+    /// one was delivered.
+    #[serde(skip)]
+    pub reply_to: Option<Value>,
+    /// Set on the job that edits the first message of a conversation whose
+    /// record left the follow-up; `reply_to` names that message.
+    #[serde(skip)]
+    pub closing: Option<Closing>,
+}
+
+/// Why a conversation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    Resolved,
+    Exhausted,
+}
+
+impl Closing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Closing::Resolved => "resolved",
+            Closing::Exhausted => "exhausted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Closing {
+        match s {
+            "exhausted" => Closing::Exhausted,
+            _ => Closing::Resolved,
+        }
+    }
 }
 
 impl Job {
@@ -90,12 +127,20 @@ impl Job {
         ])
     }
 
-    /// The conversation's key: 32 hex digits of the SHA-256 of its root,
-    /// short and free of the record id's characters.
+    /// Which conversation this delivery belongs to.
+    pub fn conversation(&self) -> crate::store::ConversationKey<'_> {
+        crate::store::ConversationKey {
+            followup: &self.followup,
+            record_id: &self.record,
+            cycle: self.cycle,
+            channel: &self.channel,
+            target: &self.target,
+        }
+    }
+
+    /// The conversation's key: [`key_of`] its root.
     pub fn conversation_key(&self) -> String {
-        use sha2::{Digest, Sha256};
-        let hash = Sha256::digest(self.conversation_root().as_bytes());
-        hash[..16].iter().map(|b| format!("{b:02x}")).collect()
+        key_of(&self.conversation_root())
     }
 
     /// The people a delivery names: the recipient, or a room's people.
@@ -107,10 +152,20 @@ impl Job {
     }
 }
 
+/// 32 hex digits of the SHA-256 of a delivery id: short, stable, and free
+/// of the record id's characters.
+pub fn key_of(delivery: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(delivery.as_bytes());
+    hash[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// What became of one try of a delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Delivered,
+    /// With the service's reference to the message, where it gives one
+    /// (what later attempts reply to).
+    Delivered(Option<Value>),
     /// Worth trying again (a 429, a 5xx, a timeout, a broken connection,
     /// a full disk); `retry_after` is the service's own word on when.
     Transient {
@@ -119,12 +174,14 @@ pub enum Outcome {
     },
     /// Trying again will not help (another 4xx, an unknown user, a bad
     /// setting).
-    Permanent {
-        detail: String,
-    },
+    Permanent { detail: String },
 }
 
 impl Outcome {
+    pub fn delivered() -> Outcome {
+        Outcome::Delivered(None)
+    }
+
     pub fn transient(detail: impl Into<String>) -> Outcome {
         Outcome::Transient {
             detail: detail.into(),
@@ -151,6 +208,12 @@ pub trait Channel: Send + Sync {
     /// Sends `job` once; the pool retries and rate-limits. `deadline` is
     /// the end of the pass: no wait may pass it.
     fn deliver(&self, job: &Job, deadline: Option<Instant>) -> Outcome;
+
+    /// Whether it can edit a conversation's first message once the record
+    /// left the follow-up (a `job` with `closing`): Slack's Web API only.
+    fn edits(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]
@@ -176,6 +239,9 @@ pub(crate) mod tests {
             target: "alice".into(),
             followup_name: "Approvals".into(),
             data: serde_json::json!({"number": "RITM1"}),
+            thread: true,
+            reply_to: None,
+            closing: None,
         }
     }
 }

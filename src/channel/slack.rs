@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::http::{Post, body, by_status, failure_detail};
 use super::limit::cut;
 use super::registry::Client;
-use super::{Channel, Job, Outcome};
+use super::{Channel, Closing, Job, Outcome};
 use crate::integration::error::Secrets;
 
 const MAX_BLOCKS: usize = 50;
@@ -67,9 +67,23 @@ impl Channel for Slack {
         match &self.to {
             To::Webhook { .. } => message(job, Some(&mentions(job))),
             To::Bot { .. } => {
+                let parent = thread_parent(job);
+                if let (Some(closing), Some((channel, ts))) = (job.closing, parent) {
+                    return closed(job, closing, channel, ts);
+                }
                 let mut body = message(job, None);
-                body["channel"] = json!(job.recipient.get("slack").unwrap_or(&Value::Null));
                 body["unfurl_links"] = json!(false);
+                match parent {
+                    // The DM's channel id, which the reply must name.
+                    Some((channel, ts)) => {
+                        body["channel"] = json!(channel);
+                        body["thread_ts"] = json!(ts);
+                        body["reply_broadcast"] = json!(false);
+                    }
+                    None => {
+                        body["channel"] = json!(job.recipient.get("slack").unwrap_or(&Value::Null));
+                    }
+                }
                 body
             }
         }
@@ -83,7 +97,11 @@ impl Channel for Slack {
                     .deliver(deadline)
             }
             To::Bot { token, api_url } => {
-                let url = format!("{api_url}/chat.postMessage");
+                let method = match job.closing {
+                    Some(_) => "chat.update",
+                    None => "chat.postMessage",
+                };
+                let url = format!("{api_url}/{method}");
                 let headers = [("Authorization".to_owned(), format!("Bearer {token}"))];
                 let post = Post {
                     headers: &headers,
@@ -103,13 +121,63 @@ impl Channel for Slack {
             }
         }
     }
+
+    fn edits(&self) -> bool {
+        matches!(self.to, To::Bot { .. })
+    }
 }
 
-/// The Web API answers 200 whatever happened; `ok` says.
+/// The conversation's first message (its channel and `ts`), when this
+/// delivery replies to it.
+fn thread_parent(job: &Job) -> Option<(&str, &str)> {
+    let parent = job.reply_to.as_ref().filter(|_| job.thread)?;
+    let channel = parent.get("channel")?.as_str()?;
+    let ts = parent.get("ts")?.as_str()?;
+    Some((channel, ts))
+}
+
+/// The `chat.update` of a conversation's first message once its record
+/// left the follow-up: a line saying so at the top, the message as it was
+/// below, its buttons removed (there is nothing left to approve).
+fn closed(job: &Job, closing: Closing, channel: &str, ts: &str) -> Value {
+    let line = match closing {
+        Closing::Resolved => "Resolved".to_owned(),
+        Closing::Exhausted => format!(
+            "No longer followed up: all {} reminders were sent",
+            job.attempts
+        ),
+    };
+    let mut body = message(job, None);
+    let mut blocks: Vec<Value> = vec![section(&format!("*{line}*"))];
+    blocks.extend(
+        body["blocks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|b| b["type"] != "actions")
+            .cloned(),
+    );
+    blocks.truncate(MAX_BLOCKS);
+    let text = format!("{line}: {}", body["text"].as_str().unwrap_or_default());
+    body["text"] = json!(cut(&text, TEXT_CHARS));
+    body["blocks"] = json!(blocks);
+    body["channel"] = json!(channel);
+    body["ts"] = json!(ts);
+    body
+}
+
+/// The Web API answers 200 whatever happened; `ok` says. A message's
+/// `channel` and `ts` are what a reply or an edit names.
 fn api_outcome(body: &[u8]) -> Option<Outcome> {
     let answer: Value = serde_json::from_slice(body).ok()?;
     if answer.get("ok")?.as_bool()? {
-        return Some(Outcome::Delivered);
+        let reference = match (answer.get("channel"), answer.get("ts")) {
+            (Some(Value::String(channel)), Some(Value::String(ts))) => {
+                Some(json!({"channel": channel, "ts": ts}))
+            }
+            _ => None,
+        };
+        return Some(Outcome::Delivered(reference));
     }
     let error = answer
         .get("error")
@@ -331,8 +399,10 @@ mod tests {
     #[test]
     fn api_answers_sort_into_outcomes() {
         assert_eq!(
-            api_outcome(br#"{"ok":true,"ts":"1.2"}"#),
-            Some(Outcome::Delivered)
+            api_outcome(br#"{"ok":true,"channel":"D1","ts":"1.2"}"#),
+            Some(Outcome::Delivered(Some(
+                json!({"channel": "D1", "ts": "1.2"})
+            )))
         );
         assert_eq!(
             api_outcome(br#"{"ok":false,"error":"channel_not_found"}"#),

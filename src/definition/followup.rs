@@ -200,6 +200,7 @@ pub struct Message {
     pub text: Option<Template>,
     pub card: Option<Card>,
     pub image: Option<Image>,
+    pub conversation: crate::definition::model::Conversation,
 }
 
 impl Followup {

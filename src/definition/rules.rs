@@ -1018,6 +1018,7 @@ impl Rules<'_, '_, '_> {
             text: text.map(|t| t.ok_or(())).transpose().ok()?,
             card: card.map(|c| c.ok_or(())).transpose().ok()?,
             image: image.map(|i| i.ok_or(())).transpose().ok()?,
+            conversation: raw.conversation,
         })
     }
 

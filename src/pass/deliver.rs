@@ -14,7 +14,7 @@ use super::{FollowupReport, Pass, attempt};
 use crate::channel::{self, Job, Settled};
 use crate::definition::followup::Followup;
 use crate::message::Composed;
-use crate::store::{Delivery, DeliveryState, Event, EventKind, Store};
+use crate::store::{ConversationKey, Delivery, DeliveryState, Event, EventKind, Store};
 
 /// A stored attempt whose pending deliveries are to be sent.
 pub struct Sending {
@@ -80,7 +80,7 @@ pub fn send(
         }
         let left = a.pending.len();
         for d in std::mem::take(&mut a.pending) {
-            jobs.push(job(pass, f, &a, d));
+            jobs.push(job(pass, f, &a, d)?);
         }
         tracking.insert(
             key,
@@ -118,9 +118,22 @@ pub fn send(
     Ok(())
 }
 
-/// The owned job of a delivery of `a`.
-fn job(pass: &Pass, f: &Followup, a: &Sending, d: Pending) -> Job {
-    Job {
+/// The owned job of a delivery of `a`, with the reference of its
+/// conversation's first message when it replies to one.
+fn job(pass: &Pass, f: &Followup, a: &Sending, d: Pending) -> anyhow::Result<Job> {
+    let thread = f.message.conversation.thread;
+    // Attempt 1 starts its conversation: nothing to look up.
+    let reply_to = match thread && a.attempt > 1 {
+        true => pass.store.conversation_reference(ConversationKey {
+            followup: &f.id,
+            record_id: &a.record_id,
+            cycle: a.cycle,
+            channel: &d.channel,
+            target: &d.target,
+        })?,
+        false => None,
+    };
+    Ok(Job {
         at: pass.now_text.clone(),
         channel: d.channel,
         delivery: d.id,
@@ -134,7 +147,10 @@ fn job(pass: &Pass, f: &Followup, a: &Sending, d: Pending) -> Job {
         target: d.target,
         followup_name: f.name.clone(),
         data: a.data.clone(),
-    }
+        thread,
+        reply_to,
+        closing: None,
+    })
 }
 
 /// Marks one delivery with its event (inside the caller's transaction).
@@ -147,8 +163,13 @@ fn record(
     report: &mut FollowupReport,
 ) -> anyhow::Result<()> {
     let (state, kind, detail) = match settled {
-        Settled::Delivered => {
+        Settled::Delivered(reference) => {
             report.delivered += 1;
+            // The first delivered message of a conversation is the one later
+            // attempts reply to (and the resolution edits).
+            if let Some(reference) = reference.as_ref().filter(|_| job.thread) {
+                store.start_conversation(job.conversation(), &job.delivery, reference, now)?;
+            }
             (DeliveryState::Delivered, EventKind::NotificationSent, None)
         }
         Settled::Pending(detail) => {

@@ -103,6 +103,14 @@ pub fn notify(
     for record in pass.store.spent_records(&f.id, max, due_line)? {
         pass.store.atomically(|store| {
             store.set_record_state(&f.id, &record.id, RecordState::Exhausted, pass.now)?;
+            store.end_conversations(
+                &f.id,
+                &record.id,
+                record.cycle,
+                "exhausted",
+                f.message.conversation.update_on_resolved,
+                pass.now,
+            )?;
             store.add_event(
                 &Event::new(EventKind::AttemptsExhausted, pass.now, &f.id)
                     .record(&record.id, record.cycle)

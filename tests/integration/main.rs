@@ -4,6 +4,7 @@
 mod bad_input;
 mod bundle;
 mod channels;
+mod conversations;
 mod list;
 mod operate;
 mod operating_files;
