@@ -6,8 +6,8 @@
 
 use std::path::Path;
 
+use crate::definition::tenant::Tenant;
 use crate::store::{Seconds, Seen};
-use crate::tenant::Tenant;
 
 /// When tenant.yaml was last written, as the time of its `last_channel`s.
 pub fn tenant_written(tenant_file: &Path) -> Option<Seconds> {

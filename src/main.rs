@@ -34,7 +34,6 @@ mod properties;
 mod recipients;
 mod store;
 mod template;
-mod tenant;
 mod units;
 mod window;
 

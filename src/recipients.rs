@@ -12,9 +12,9 @@ use serde_json::{Map, Value, json};
 
 use crate::definition::followup::{ChannelRef, Followup, Selector};
 use crate::definition::model::User;
+use crate::definition::tenant::Tenant;
 use crate::integration::{self, Http};
 use crate::template::{Scopes, Template};
-use crate::tenant::Tenant;
 
 /// One delivery an attempt makes (or fails to make).
 #[derive(Debug, Clone)]

@@ -11,8 +11,8 @@
 //! export (and at import, for a hand-made bundle) naming the place.
 
 use crate::definition::model::{self, Definition, Integration, Request};
+use crate::definition::tenant::is_secret_key;
 use crate::template::{Piece, Scope, Template};
-use crate::tenant::is_secret_key;
 
 /// Stands for an `@{env.*}` insert in the masked text of a value.
 const ENV: char = '\u{1}';

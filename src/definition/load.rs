@@ -11,10 +11,10 @@ use crate::definition::check::{Checker, GlobalUse};
 use crate::definition::followup::Followup;
 use crate::definition::model::{Definition, TenantFile};
 use crate::definition::rules;
+use crate::definition::tenant::{self, Tenant};
 use crate::definition::yaml::{self, Mark, Node};
 use crate::diagnostic::{self, Diagnostic};
 use crate::exit;
-use crate::tenant::{self, Tenant};
 
 /// The reserved file name of the tenant in a definitions directory.
 pub const TENANT_FILE: &str = "tenant.yaml";

@@ -13,11 +13,11 @@ use serde_json::Value;
 use crate::definition::check::{Allowed, At, Checker, FOLLOWUP_ALL, FOLLOWUP_STATIC, LocalNames};
 use crate::definition::followup::*;
 use crate::definition::model::{self, Definition};
+use crate::definition::tenant::{Tenant, is_name};
 use crate::definition::yaml::Node;
 use crate::did_you_mean::did_you_mean;
 use crate::path::{JsonPath, LoopPath};
 use crate::template::{Scope, Template};
-use crate::tenant::{Tenant, is_name};
 use crate::units;
 use crate::window::{Window, WindowError};
 

@@ -10,8 +10,8 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
+use crate::definition::tenant::Tenant;
 use crate::path::LoopPath;
-use crate::tenant::Tenant;
 
 /// Field names that usually identify a record, best first (ServiceNow,
 /// generic APIs, Jira, Salesforce, MongoDB-like stores).

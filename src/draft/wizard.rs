@@ -23,12 +23,12 @@ use serde_json::Value;
 use crate::definition::followup::Followup;
 use crate::definition::model::{FirstPoll, Status};
 use crate::definition::rules;
+use crate::definition::tenant::Tenant;
 use crate::draft::sample::{self, Candidate};
 use crate::draft::{Answers, Draft, PostAction, Source, SourceAuth, UseCase, WindowSpec};
 use crate::naming::slug;
 use crate::path::{JsonPath, LoopPath};
 use crate::template::text_of;
-use crate::tenant::Tenant;
 
 /// What answers are checked against, and how the source is read.
 pub struct Context<'a> {
