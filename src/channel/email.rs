@@ -397,6 +397,7 @@ mod tests {
                 }],
             }),
             image: None,
+            digest: None,
         };
         let html = html(&m);
         assert!(

@@ -19,6 +19,7 @@ use super::limit::cut;
 use super::registry::Client;
 use super::{Channel, Closing, Job, Outcome};
 use crate::integration::error::Secrets;
+use crate::message::DigestBody;
 
 const MAX_BLOCKS: usize = 50;
 const SECTION_CHARS: usize = 3000;
@@ -218,9 +219,42 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// A digest: its title as the header, the people named, one section per
+/// record while Slack's 50 blocks last, then "… and N more".
+fn digest(d: &DigestBody, mentions: Option<&str>) -> Value {
+    let mut blocks = vec![json!({
+        "type": "header",
+        "text": {"type": "plain_text", "text": cut(&d.title, HEADER_CHARS), "emoji": true},
+    })];
+    if let Some(m) = mentions.filter(|m| !m.is_empty()) {
+        blocks.push(section(m));
+    }
+    let room = MAX_BLOCKS - blocks.len();
+    let shown = match d.lines.len() + usize::from(d.more > 0) > room {
+        true => room - 1,
+        false => d.lines.len(),
+    };
+    blocks.extend(d.lines[..shown].iter().map(|l| section(l)));
+    let more = d.more + (d.lines.len() - shown);
+    if more > 0 {
+        blocks.push(json!({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": format!("… and {more} more")}
+        ]}));
+    }
+    let text = [mentions.unwrap_or_default(), d.title.as_str()]
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    json!({"text": cut(&text, TEXT_CHARS), "blocks": blocks})
+}
+
 /// The message's blocks and fallback text; `mentions` opens a room's post.
 fn message(job: &Job, mentions: Option<&str>) -> Value {
     let m = &job.message;
+    if let Some(d) = &m.digest {
+        return digest(d, mentions);
+    }
     let card = m.card.as_ref();
     let lead = [mentions.filter(|s| !s.is_empty()), m.text.as_deref()]
         .into_iter()
@@ -342,6 +376,7 @@ mod tests {
                 }],
             }),
             image: None,
+            digest: None,
         };
         let payload = message(&j, None);
         let blocks = payload["blocks"].as_array().unwrap();
@@ -382,6 +417,24 @@ mod tests {
         let blocks = payload["blocks"].as_array().unwrap();
         assert_eq!(blocks.len(), 50);
         assert_eq!(blocks[49]["elements"][0]["text"], "… and 52 more");
+    }
+
+    #[test]
+    fn a_digest_is_a_section_per_record_within_fifty_blocks() {
+        let body = DigestBody {
+            title: "60 approvals wait".into(),
+            lines: (1..=50).map(|i| format!("RITM{i}")).collect(),
+            more: 10,
+            records: Vec::new(),
+        };
+        let payload = digest(&body, None);
+        let blocks = payload["blocks"].as_array().unwrap();
+        assert_eq!(blocks.len(), 50);
+        assert_eq!(blocks[0]["text"]["text"], "60 approvals wait");
+        assert_eq!(blocks[1]["text"]["text"], "RITM1");
+        assert_eq!(blocks[48]["text"]["text"], "RITM48");
+        assert_eq!(blocks[49]["elements"][0]["text"], "… and 12 more");
+        assert_eq!(payload["text"], "60 approvals wait");
     }
 
     #[test]

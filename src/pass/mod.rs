@@ -25,6 +25,7 @@ mod actions;
 pub(crate) mod attempt;
 mod conversation;
 mod deliver;
+mod digest;
 pub mod due;
 mod poll;
 mod reconcile;

@@ -5,6 +5,7 @@ mod bad_input;
 mod bundle;
 mod channels;
 mod conversations;
+mod digests;
 mod list;
 mod operate;
 mod operating_files;
