@@ -36,6 +36,10 @@ impl Channel for DryRun {
     fn edits(&self) -> bool {
         self.0.edits()
     }
+
+    fn threads(&self) -> bool {
+        self.0.threads()
+    }
 }
 
 /// The lines kept instead of printed, once [`collect`] was called. Senders

@@ -325,6 +325,10 @@ fn html(m: &Composed) -> String {
 }
 
 impl Channel for Email {
+    fn threads(&self) -> bool {
+        true
+    }
+
     fn payload(&self, job: &Job) -> Value {
         json!({
             "from": self.from.to_string(),

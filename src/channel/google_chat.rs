@@ -63,6 +63,10 @@ impl Channel for GoogleChat {
             other => other,
         }
     }
+
+    fn threads(&self) -> bool {
+        true
+    }
 }
 
 /// Replies to the thread of the key, or starts it: attempts of one record's

@@ -209,6 +209,12 @@ pub trait Channel: Send + Sync {
     /// the end of the pass: no wait may pass it.
     fn deliver(&self, job: &Job, deadline: Option<Instant>) -> Outcome;
 
+    /// Whether later attempts reply to the conversation's first message
+    /// (`reply_to`): Slack's Web API, e-mail, Google Chat.
+    fn threads(&self) -> bool {
+        false
+    }
+
     /// Whether it can edit a conversation's first message once the record
     /// left the follow-up (a `job` with `closing`): Slack's Web API only.
     fn edits(&self) -> bool {

@@ -80,6 +80,11 @@ impl Channels {
         self.opened.get(name)
     }
 
+    /// Whether the channel replies to a conversation's first message.
+    pub fn threads(&self, name: &str) -> bool {
+        self.get(name).is_some_and(|e| e.channel.threads())
+    }
+
     /// Whether the channel can edit a conversation's first message.
     pub fn edits(&self, name: &str) -> bool {
         self.get(name).is_some_and(|e| e.channel.edits())

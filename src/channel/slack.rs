@@ -126,6 +126,10 @@ impl Channel for Slack {
     fn edits(&self) -> bool {
         matches!(self.to, To::Bot { .. })
     }
+
+    fn threads(&self) -> bool {
+        self.edits()
+    }
 }
 
 /// The conversation's first message (its channel and `ts`), when this

@@ -154,8 +154,9 @@ pub fn send(
 fn job(pass: &Pass, f: &Followup, a: &Sending, d: Pending) -> anyhow::Result<Job> {
     // A digest is a message of its own each pass: it threads on nothing.
     let thread = f.message.conversation.thread && f.message.digest.is_none();
-    // Attempt 1 starts its conversation: nothing to look up.
-    let reply_to = match thread && a.attempt > 1 {
+    // Attempt 1 starts its conversation, and a channel that cannot thread
+    // has none: nothing to look up.
+    let reply_to = match thread && a.attempt > 1 && pass.channels.threads(&d.channel) {
         true => pass.store.conversation_reference(ConversationKey {
             followup: &f.id,
             record_id: &a.record_id,
