@@ -97,6 +97,11 @@ pub fn gather(
         if kept.is_empty() {
             continue;
         }
+        // The title counts what the digest lists.
+        let digest_scope = json!({
+            "count": kept.len(),
+            "records": kept.iter().map(|j| j.data.clone()).collect::<Vec<_>>(),
+        });
         let followup = json!({
             "id": f.id,
             "name": f.name,

@@ -262,3 +262,38 @@ fn preview_shows_a_digest_once_under_its_first_record() {
     );
     assert!(!second.contains("to alice on console:"), "{text}");
 }
+
+#[test]
+fn a_record_whose_line_cannot_be_rendered_fails_alone_and_the_title_counts_the_rest() {
+    let titled = |id: &str| {
+        let mut r = approval(id, "alice");
+        r["title"] = json!(format!("title {id}"));
+        r
+    };
+    // r2 has no title: its own message renders, its digest line cannot.
+    let source = Source::new(json!([titled("r1"), approval("r2", "alice"), titled("r3")]));
+    let t = setup(&source, "console");
+    let text = t.read("followups/approvals.yaml");
+    t.write(
+        "followups/approvals.yaml",
+        &replace_once(
+            &text,
+            "line: \"@{followup.data.number} (",
+            "line: \"@{followup.data.title} (",
+        ),
+    );
+    let out = pass(&t, T0);
+    let lines = sent(&out.assert_status(0).stdout);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["digest"]["title"], "Alice Doe: 2 approvals wait");
+    assert_eq!(
+        lines_of(&lines[0]),
+        ["title r1 (reminder 1)", "title r3 (reminder 1)"]
+    );
+    let failed = events(&t, &["--event", "notification.failed"]);
+    assert_eq!(failed.len(), 1, "{failed:#?}");
+    assert_eq!(failed[0]["record"], "r2");
+    let detail = failed[0]["detail"].as_str().unwrap();
+    assert!(detail.starts_with("digest line: "), "{detail}");
+    assert!(detail.contains("followup.data.title"), "{detail}");
+}
