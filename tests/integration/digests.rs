@@ -297,3 +297,84 @@ fn a_record_whose_line_cannot_be_rendered_fails_alone_and_the_title_counts_the_r
     assert!(detail.starts_with("digest line: "), "{detail}");
     assert!(detail.contains("followup.data.title"), "{detail}");
 }
+
+#[test]
+fn a_killed_pass_repeats_at_most_the_digests_in_flight() {
+    const CONCURRENCY: usize = 4;
+    const KILLS: usize = 6;
+    // 100 people with 3 records each: 100 digests.
+    let records: Vec<Value> = (0..300)
+        .map(|i| approval(&format!("r{i:03}"), &format!("u{:02}", i % 100)))
+        .collect();
+    let source = Source::new(json!(records));
+    let t = setup(&source, "hook");
+    let people: String = (0..100)
+        .map(|i| format!("  - {{ id: u{i:02}, name: User {i} }}\n"))
+        .collect();
+    t.write("followups/tenant.yaml", &format!("{TENANT}{people}"));
+    let count = std::sync::Arc::new(std::sync::Mutex::new(0usize));
+    let seen = count.clone();
+    let hook = Server::start(move |_| {
+        *seen.lock().unwrap() += 1;
+        Reply::status(200).delay(std::time::Duration::from_millis(3))
+    });
+    let run = || {
+        t.cmd(&["run-once", "--concurrency", &CONCURRENCY.to_string()])
+            .now(T0)
+            .env("HOOK_URL", hook.url("/notify"))
+    };
+    let mut mid_pass = 0;
+    for _ in 0..KILLS {
+        let before = *count.lock().unwrap();
+        let mut child = run().spawn();
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while *count.lock().unwrap() < before + 5
+            && child.try_wait().unwrap().is_none()
+            && std::time::Instant::now() < until
+        {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        if child.try_wait().unwrap().is_none() {
+            mid_pass += 1;
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    assert!(
+        mid_pass >= KILLS / 2,
+        "only {mid_pass} kills hit a running pass"
+    );
+    run().run().assert_status(0);
+
+    // Every record reached its person once at least; repeats are bounded.
+    let mut per_record: std::collections::HashMap<String, usize> = Default::default();
+    let requests = hook.requests();
+    for r in &requests {
+        for member in r.json()["digest"]["records"].as_array().unwrap() {
+            *per_record
+                .entry(member["record"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+    }
+    assert_eq!(per_record.len(), 300, "every record was in a digest");
+    let digests: std::collections::HashSet<&str> = requests
+        .iter()
+        .filter_map(|r| r.header("idempotency-key"))
+        .collect();
+    let repeats = requests.len() - digests.len();
+    eprintln!(
+        "{mid_pass} kills: {} digests sent, {repeats} repeated",
+        requests.len()
+    );
+    assert!(
+        repeats <= mid_pass * CONCURRENCY,
+        "{repeats} repeated digests after {mid_pass} kills with {CONCURRENCY} senders"
+    );
+    // Counted by record too, in case a repeat listed other records.
+    let record_repeats: usize = per_record.values().map(|n| n - 1).sum();
+    assert!(
+        record_repeats <= mid_pass * CONCURRENCY * 3,
+        "{record_repeats} records told again after {mid_pass} kills"
+    );
+    assert_eq!(events(&t, &["--event", "notification.sent"]).len(), 300);
+}
