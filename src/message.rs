@@ -12,6 +12,47 @@ pub struct Composed {
     pub text: Option<String>,
     pub card: Option<Card>,
     pub image: Option<Image>,
+    /// A digest's parts (its `text` is them as plain lines, for channels
+    /// that show no more).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<DigestBody>,
+}
+
+/// `message.digest` rendered for one target: the title, a line per record
+/// (at most [`DIGEST_LINES`]), how many more there were, and which
+/// records and attempts it tells of.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DigestBody {
+    pub title: String,
+    pub lines: Vec<String>,
+    pub more: usize,
+    pub records: Vec<DigestRecord>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DigestRecord {
+    pub record: String,
+    pub attempt: i64,
+    pub delivery: String,
+}
+
+/// A digest lists at most this many records, then "… and N more".
+pub const DIGEST_LINES: usize = 50;
+
+impl DigestBody {
+    /// "… and N more", when lines were left out.
+    pub fn more_line(&self) -> Option<String> {
+        (self.more > 0).then(|| format!("… and {} more", self.more))
+    }
+
+    /// The title, the lines and the more line, one a line.
+    pub fn plain(&self) -> String {
+        std::iter::once(self.title.clone())
+            .chain(self.lines.iter().cloned())
+            .chain(self.more_line())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -70,6 +111,7 @@ pub fn compose(
                 })
             })
             .transpose()?,
+        digest: None,
     })
 }
 

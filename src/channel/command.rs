@@ -140,7 +140,7 @@ impl Channel for Command {
             }
         };
         if status.success() {
-            return Outcome::Delivered;
+            return Outcome::delivered();
         }
         let stderr = excerpt(&reader.join().unwrap_or_default(), &secrets);
         let mut detail = format!("`{program}` {}", describe(status));

@@ -22,7 +22,7 @@ impl Channel for Console {
             .write_all(line.as_bytes())
             .and_then(|()| stdout.flush())
         {
-            Ok(()) => Outcome::Delivered,
+            Ok(()) => Outcome::delivered(),
             Err(e) => Outcome::transient(format!("cannot write to stdout: {e}")),
         }
     }

@@ -25,8 +25,20 @@ impl Channel for DryRun {
         let mut line = serde_json::to_value(job).expect("a delivery serializes");
         line["dry_run"] = Value::Bool(true);
         line["payload"] = self.0.payload(job);
+        if let Some(closing) = job.closing {
+            // Not a new message: the edit of the conversation's first one.
+            line["edits_first_message"] = Value::from(closing.as_str());
+        }
         emit(line.to_string());
-        Outcome::Delivered
+        Outcome::delivered()
+    }
+
+    fn edits(&self) -> bool {
+        self.0.edits()
+    }
+
+    fn threads(&self) -> bool {
+        self.0.threads()
     }
 }
 

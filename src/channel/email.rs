@@ -103,10 +103,15 @@ impl Email {
     fn message(&self, job: &Job) -> Result<Message, String> {
         let to = recipient(job)?;
         let m = &job.message;
-        Message::builder()
+        let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(subject(job))
+            .message_id(Some(message_id(job, &self.from)));
+        if let Some(parent) = parent(job, &self.from) {
+            builder = builder.in_reply_to(parent.clone()).references(parent);
+        }
+        builder
             .multipart(
                 MultiPart::alternative()
                     .singlepart(SinglePart::plain(plain(m)))
@@ -142,8 +147,53 @@ fn recipient(job: &Job) -> Result<Mailbox, String> {
     Ok(Mailbox::new(name.map(str::to_owned), address))
 }
 
-/// The card's title, or the text's first line, or the follow-up's name.
+/// This message's Message-ID: a hash of its delivery id at
+/// `followup.<domain of from>`, stable across retries (a crash after the
+/// send still threads). Attempt 1's is the conversation's root, which
+/// later attempts can name without asking the store.
+fn message_id(job: &Job, from: &Mailbox) -> String {
+    format!(
+        "<{}@followup.{}>",
+        super::key_of(&job.delivery),
+        from.email.domain()
+    )
+}
+
+/// What a later attempt replies to: the conversation's first delivered
+/// message, else attempt 1's Message-ID (sent but not recorded, or failed:
+/// then the subject still groups it). None on attempt 1 or with
+/// `thread: false`.
+fn parent(job: &Job, from: &Mailbox) -> Option<String> {
+    if job.attempt == 1 || !job.thread {
+        return None;
+    }
+    let stored = job
+        .reply_to
+        .as_ref()
+        .and_then(|r| r.get("message_id"))
+        .and_then(Value::as_str);
+    Some(match stored {
+        Some(id) => id.to_owned(),
+        None => format!(
+            "<{}@followup.{}>",
+            job.conversation_key(),
+            from.email.domain()
+        ),
+    })
+}
+
+/// The card's title, or the text's first line, or the follow-up's name;
+/// `Re: ` before it when it replies (one conversation per cycle).
 fn subject(job: &Job) -> String {
+    let line = first_line(job);
+    if job.attempt > 1 && job.thread {
+        format!("Re: {line}")
+    } else {
+        line
+    }
+}
+
+fn first_line(job: &Job) -> String {
     let m = &job.message;
     let line = m
         .card
@@ -275,11 +325,17 @@ fn html(m: &Composed) -> String {
 }
 
 impl Channel for Email {
+    fn threads(&self) -> bool {
+        true
+    }
+
     fn payload(&self, job: &Job) -> Value {
         json!({
             "from": self.from.to_string(),
             "to": recipient(job).map(|m| m.to_string()).unwrap_or_default(),
             "subject": subject(job),
+            "message_id": message_id(job, &self.from),
+            "in_reply_to": parent(job, &self.from),
             "text": plain(&job.message),
             "html": html(&job.message),
         })
@@ -307,7 +363,9 @@ impl Channel for Email {
             transport = transport.credentials(credentials.clone());
         }
         match transport.build().send(&message) {
-            Ok(_) => Outcome::Delivered,
+            Ok(_) => Outcome::Delivered(Some(json!({
+                "message_id": message_id(job, &self.from),
+            }))),
             Err(e) => {
                 let detail = self.secrets.mask(&format!("SMTP: {e}"));
                 if e.is_permanent() || e.is_tls() || e.is_client() {
@@ -343,6 +401,7 @@ mod tests {
                 }],
             }),
             image: None,
+            digest: None,
         };
         let html = html(&m);
         assert!(

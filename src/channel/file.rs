@@ -73,7 +73,7 @@ impl Channel for File {
             let _ = file.set_len(length);
         }
         match result {
-            Ok(()) => Outcome::Delivered,
+            Ok(()) => Outcome::delivered(),
             Err(e) => self.failed(e),
         }
     }

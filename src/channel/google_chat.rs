@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::http::Endpoint;
+use super::http::{Endpoint, Post, body};
 use super::limit::cut;
 use super::{Channel, Job, Outcome};
 
@@ -38,6 +38,9 @@ impl Channel for GoogleChat {
             .collect::<Vec<_>>()
             .join("\n");
         let mut payload = json!({ "text": cut(&text, TEXT_CHARS) });
+        if job.thread {
+            payload["thread"] = json!({ "threadKey": job.conversation_key() });
+        }
         if m.card.is_some() || m.image.is_some() {
             payload["cardsV2"] = json!([{ "cardId": "followup", "card": card(job) }]);
         }
@@ -45,9 +48,30 @@ impl Channel for GoogleChat {
     }
 
     fn deliver(&self, job: &Job, deadline: Option<Instant>) -> Outcome {
-        self.0.deliver(job, &self.payload(job), deadline)
+        let e = &self.0;
+        let bytes = body(&self.payload(job));
+        if !job.thread {
+            return Post::json(&e.client, &e.url, &bytes, &job.delivery, &e.secrets)
+                .deliver(deadline);
+        }
+        let sep = if e.url.contains('?') { '&' } else { '?' };
+        let url = format!("{}{sep}messageReplyOption={REPLY_OPTION}", e.url);
+        match Post::json(&e.client, &url, &bytes, &job.delivery, &e.secrets).deliver(deadline) {
+            Outcome::Delivered(_) => Outcome::Delivered(Some(json!({
+                "thread_key": job.conversation_key(),
+            }))),
+            other => other,
+        }
+    }
+
+    fn threads(&self) -> bool {
+        true
     }
 }
+
+/// Replies to the thread of the key, or starts it: attempts of one record's
+/// cycle share one thread.
+const REPLY_OPTION: &str = "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD";
 
 fn card(job: &Job) -> Value {
     let m = &job.message;

@@ -110,7 +110,7 @@ impl Endpoint {
 /// The outcome a status says.
 pub fn by_status(answer: &Incoming, secrets: &Secrets) -> Outcome {
     if answer.is_success() {
-        return Outcome::Delivered;
+        return Outcome::delivered();
     }
     let detail = failure_detail(answer, secrets);
     if answer.status == 429 || answer.status >= 500 {
@@ -167,7 +167,10 @@ mod tests {
     #[test]
     fn statuses_sort_into_outcomes() {
         let none = Secrets::default();
-        assert_eq!(by_status(&answer(202, &[], ""), &none), Outcome::Delivered);
+        assert_eq!(
+            by_status(&answer(202, &[], ""), &none),
+            Outcome::delivered()
+        );
         assert_eq!(
             by_status(&answer(429, &[("Retry-After", "2")], "slow down"), &none),
             Outcome::Transient {

@@ -55,6 +55,43 @@ pub struct Job {
     /// channel's argv may read it).
     #[serde(skip)]
     pub data: Value,
+    /// Whether this delivery belongs to its conversation
+    /// (`message.conversation.thread`): channels that can thread reply to
+    /// the conversation's first message.
+    #[serde(skip)]
+    pub thread: bool,
+    /// The service's reference to the conversation's first delivered
+    /// message (Slack's `channel` and `ts`, an e-mail `message_id`), once
+    /// one was delivered.
+    #[serde(skip)]
+    pub reply_to: Option<Value>,
+    /// Set on the job that edits the first message of a conversation whose
+    /// record left the follow-up; `reply_to` names that message.
+    #[serde(skip)]
+    pub closing: Option<Closing>,
+}
+
+/// Why a conversation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Closing {
+    Resolved,
+    Exhausted,
+}
+
+impl Closing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Closing::Resolved => "resolved",
+            Closing::Exhausted => "exhausted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Closing {
+        match s {
+            "exhausted" => Closing::Exhausted,
+            _ => Closing::Resolved,
+        }
+    }
 }
 
 impl Job {
@@ -76,6 +113,36 @@ impl Job {
         })
     }
 
+    /// The id of this conversation's first delivery (attempt 1 of the
+    /// same record, cycle, channel and target): what threads later
+    /// attempts to the first one without asking the store.
+    pub fn conversation_root(&self) -> String {
+        crate::pass::attempt::delivery_id(&[
+            &self.followup,
+            &self.record,
+            &self.cycle.to_string(),
+            "1",
+            &self.channel,
+            &self.target,
+        ])
+    }
+
+    /// Which conversation this delivery belongs to.
+    pub fn conversation(&self) -> crate::store::ConversationKey<'_> {
+        crate::store::ConversationKey {
+            followup: &self.followup,
+            record_id: &self.record,
+            cycle: self.cycle,
+            channel: &self.channel,
+            target: &self.target,
+        }
+    }
+
+    /// The conversation's key: [`key_of`] its root.
+    pub fn conversation_key(&self) -> String {
+        key_of(&self.conversation_root())
+    }
+
     /// The people a delivery names: the recipient, or a room's people.
     pub fn people(&self) -> Vec<&Value> {
         match self.recipient.get("recipients").and_then(Value::as_array) {
@@ -85,10 +152,20 @@ impl Job {
     }
 }
 
+/// 32 hex digits of the SHA-256 of a delivery id: short, stable, and free
+/// of the record id's characters.
+pub fn key_of(delivery: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let hash = Sha256::digest(delivery.as_bytes());
+    hash[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// What became of one try of a delivery.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
-    Delivered,
+    /// With the service's reference to the message, where it gives one
+    /// (what later attempts reply to).
+    Delivered(Option<Value>),
     /// Worth trying again (a 429, a 5xx, a timeout, a broken connection,
     /// a full disk); `retry_after` is the service's own word on when.
     Transient {
@@ -97,12 +174,14 @@ pub enum Outcome {
     },
     /// Trying again will not help (another 4xx, an unknown user, a bad
     /// setting).
-    Permanent {
-        detail: String,
-    },
+    Permanent { detail: String },
 }
 
 impl Outcome {
+    pub fn delivered() -> Outcome {
+        Outcome::Delivered(None)
+    }
+
     pub fn transient(detail: impl Into<String>) -> Outcome {
         Outcome::Transient {
             detail: detail.into(),
@@ -129,6 +208,18 @@ pub trait Channel: Send + Sync {
     /// Sends `job` once; the pool retries and rate-limits. `deadline` is
     /// the end of the pass: no wait may pass it.
     fn deliver(&self, job: &Job, deadline: Option<Instant>) -> Outcome;
+
+    /// Whether later attempts reply to the conversation's first message
+    /// (`reply_to`): Slack's Web API, e-mail, Google Chat.
+    fn threads(&self) -> bool {
+        false
+    }
+
+    /// Whether it can edit a conversation's first message once the record
+    /// left the follow-up (a `job` with `closing`): Slack's Web API only.
+    fn edits(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]
@@ -154,6 +245,9 @@ pub(crate) mod tests {
             target: "alice".into(),
             followup_name: "Approvals".into(),
             data: serde_json::json!({"number": "RITM1"}),
+            thread: true,
+            reply_to: None,
+            closing: None,
         }
     }
 }

@@ -27,7 +27,8 @@ const TRIES: u32 = 3;
 /// What became of a delivery in this pass.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Settled {
-    Delivered,
+    /// With the service's reference to the message, if it gave one.
+    Delivered(Option<serde_json::Value>),
     /// Permanent: recorded as failed.
     Failed(String),
     /// Transient: left pending for a later pass.
@@ -151,9 +152,9 @@ fn send_one(channels: &Channels, job: &Job, deadline: Option<Instant>) -> Settle
         }
         tries += 1;
         match entry.channel.deliver(job, deadline) {
-            Outcome::Delivered => {
+            Outcome::Delivered(reference) => {
                 entry.clear_strikes();
-                return Settled::Delivered;
+                return Settled::Delivered(reference);
             }
             Outcome::Permanent { detail } => return Settled::Failed(detail),
             Outcome::Transient {
@@ -226,7 +227,7 @@ mod tests {
         assert_eq!(seen.len(), 20);
         seen.dedup_by(|a, b| a.0 == b.0);
         assert_eq!(seen.len(), 20);
-        assert!(seen.iter().all(|(_, s)| *s == Settled::Delivered));
+        assert!(seen.iter().all(|(_, s)| *s == Settled::Delivered(None)));
     }
 
     #[test]

@@ -79,6 +79,16 @@ impl Channels {
     pub(super) fn get(&self, name: &str) -> Option<&Entry> {
         self.opened.get(name)
     }
+
+    /// Whether the channel replies to a conversation's first message.
+    pub fn threads(&self, name: &str) -> bool {
+        self.get(name).is_some_and(|e| e.channel.threads())
+    }
+
+    /// Whether the channel can edit a conversation's first message.
+    pub fn edits(&self, name: &str) -> bool {
+        self.get(name).is_some_and(|e| e.channel.edits())
+    }
 }
 
 impl Entry {

@@ -17,8 +17,9 @@ use serde_json::{Value, json};
 use super::http::{Post, body, by_status, failure_detail};
 use super::limit::cut;
 use super::registry::Client;
-use super::{Channel, Job, Outcome};
+use super::{Channel, Closing, Job, Outcome};
 use crate::integration::error::Secrets;
+use crate::message::DigestBody;
 
 const MAX_BLOCKS: usize = 50;
 const SECTION_CHARS: usize = 3000;
@@ -67,9 +68,23 @@ impl Channel for Slack {
         match &self.to {
             To::Webhook { .. } => message(job, Some(&mentions(job))),
             To::Bot { .. } => {
+                let parent = thread_parent(job);
+                if let (Some(closing), Some((channel, ts))) = (job.closing, parent) {
+                    return closed(job, closing, channel, ts);
+                }
                 let mut body = message(job, None);
-                body["channel"] = json!(job.recipient.get("slack").unwrap_or(&Value::Null));
                 body["unfurl_links"] = json!(false);
+                match parent {
+                    // The DM's channel id, which the reply must name.
+                    Some((channel, ts)) => {
+                        body["channel"] = json!(channel);
+                        body["thread_ts"] = json!(ts);
+                        body["reply_broadcast"] = json!(false);
+                    }
+                    None => {
+                        body["channel"] = json!(job.recipient.get("slack").unwrap_or(&Value::Null));
+                    }
+                }
                 body
             }
         }
@@ -83,7 +98,11 @@ impl Channel for Slack {
                     .deliver(deadline)
             }
             To::Bot { token, api_url } => {
-                let url = format!("{api_url}/chat.postMessage");
+                let method = match job.closing {
+                    Some(_) => "chat.update",
+                    None => "chat.postMessage",
+                };
+                let url = format!("{api_url}/{method}");
                 let headers = [("Authorization".to_owned(), format!("Bearer {token}"))];
                 let post = Post {
                     headers: &headers,
@@ -103,13 +122,67 @@ impl Channel for Slack {
             }
         }
     }
+
+    fn edits(&self) -> bool {
+        matches!(self.to, To::Bot { .. })
+    }
+
+    fn threads(&self) -> bool {
+        self.edits()
+    }
 }
 
-/// The Web API answers 200 whatever happened; `ok` says.
+/// The conversation's first message (its channel and `ts`), when this
+/// delivery replies to it.
+fn thread_parent(job: &Job) -> Option<(&str, &str)> {
+    let parent = job.reply_to.as_ref().filter(|_| job.thread)?;
+    let channel = parent.get("channel")?.as_str()?;
+    let ts = parent.get("ts")?.as_str()?;
+    Some((channel, ts))
+}
+
+/// The `chat.update` of a conversation's first message once its record
+/// left the follow-up: a line saying so at the top, the message as it was
+/// below, its buttons removed (there is nothing left to approve).
+fn closed(job: &Job, closing: Closing, channel: &str, ts: &str) -> Value {
+    let line = match closing {
+        Closing::Resolved => "Resolved".to_owned(),
+        Closing::Exhausted => format!(
+            "No longer followed up: all {} reminders were sent",
+            job.attempts
+        ),
+    };
+    let mut body = message(job, None);
+    let mut blocks: Vec<Value> = vec![section(&format!("*{line}*"))];
+    blocks.extend(
+        body["blocks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|b| b["type"] != "actions")
+            .cloned(),
+    );
+    blocks.truncate(MAX_BLOCKS);
+    let text = format!("{line}: {}", body["text"].as_str().unwrap_or_default());
+    body["text"] = json!(cut(&text, TEXT_CHARS));
+    body["blocks"] = json!(blocks);
+    body["channel"] = json!(channel);
+    body["ts"] = json!(ts);
+    body
+}
+
+/// The Web API answers 200 whatever happened; `ok` says. A message's
+/// `channel` and `ts` are what a reply or an edit names.
 fn api_outcome(body: &[u8]) -> Option<Outcome> {
     let answer: Value = serde_json::from_slice(body).ok()?;
     if answer.get("ok")?.as_bool()? {
-        return Some(Outcome::Delivered);
+        let reference = match (answer.get("channel"), answer.get("ts")) {
+            (Some(Value::String(channel)), Some(Value::String(ts))) => {
+                Some(json!({"channel": channel, "ts": ts}))
+            }
+            _ => None,
+        };
+        return Some(Outcome::Delivered(reference));
     }
     let error = answer
         .get("error")
@@ -150,9 +223,42 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// A digest: its title as the header, the people named, one section per
+/// record while Slack's 50 blocks last, then "… and N more".
+fn digest(d: &DigestBody, mentions: Option<&str>) -> Value {
+    let mut blocks = vec![json!({
+        "type": "header",
+        "text": {"type": "plain_text", "text": cut(&d.title, HEADER_CHARS), "emoji": true},
+    })];
+    if let Some(m) = mentions.filter(|m| !m.is_empty()) {
+        blocks.push(section(m));
+    }
+    let room = MAX_BLOCKS - blocks.len();
+    let shown = match d.lines.len() + usize::from(d.more > 0) > room {
+        true => room - 1,
+        false => d.lines.len(),
+    };
+    blocks.extend(d.lines[..shown].iter().map(|l| section(l)));
+    let more = d.more + (d.lines.len() - shown);
+    if more > 0 {
+        blocks.push(json!({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": format!("… and {more} more")}
+        ]}));
+    }
+    let text = [mentions.unwrap_or_default(), d.title.as_str()]
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n");
+    json!({"text": cut(&text, TEXT_CHARS), "blocks": blocks})
+}
+
 /// The message's blocks and fallback text; `mentions` opens a room's post.
 fn message(job: &Job, mentions: Option<&str>) -> Value {
     let m = &job.message;
+    if let Some(d) = &m.digest {
+        return digest(d, mentions);
+    }
     let card = m.card.as_ref();
     let lead = [mentions.filter(|s| !s.is_empty()), m.text.as_deref()]
         .into_iter()
@@ -274,6 +380,7 @@ mod tests {
                 }],
             }),
             image: None,
+            digest: None,
         };
         let payload = message(&j, None);
         let blocks = payload["blocks"].as_array().unwrap();
@@ -317,6 +424,24 @@ mod tests {
     }
 
     #[test]
+    fn a_digest_is_a_section_per_record_within_fifty_blocks() {
+        let body = DigestBody {
+            title: "60 approvals wait".into(),
+            lines: (1..=50).map(|i| format!("RITM{i}")).collect(),
+            more: 10,
+            records: Vec::new(),
+        };
+        let payload = digest(&body, None);
+        let blocks = payload["blocks"].as_array().unwrap();
+        assert_eq!(blocks.len(), 50);
+        assert_eq!(blocks[0]["text"]["text"], "60 approvals wait");
+        assert_eq!(blocks[1]["text"]["text"], "RITM1");
+        assert_eq!(blocks[48]["text"]["text"], "RITM48");
+        assert_eq!(blocks[49]["elements"][0]["text"], "… and 12 more");
+        assert_eq!(payload["text"], "60 approvals wait");
+    }
+
+    #[test]
     fn a_room_names_people_by_slack_id_or_name() {
         let mut j = job();
         j.recipient = json!({"id": "room", "name": "Alice, Bob", "recipients": [
@@ -331,8 +456,10 @@ mod tests {
     #[test]
     fn api_answers_sort_into_outcomes() {
         assert_eq!(
-            api_outcome(br#"{"ok":true,"ts":"1.2"}"#),
-            Some(Outcome::Delivered)
+            api_outcome(br#"{"ok":true,"channel":"D1","ts":"1.2"}"#),
+            Some(Outcome::Delivered(Some(
+                json!({"channel": "D1", "ts": "1.2"})
+            )))
         );
         assert_eq!(
             api_outcome(br#"{"ok":false,"error":"channel_not_found"}"#),

@@ -38,13 +38,29 @@ fn text_block(text: &str) -> Value {
 pub fn card(job: &Job) -> Value {
     let m = &job.message;
     let mut body = Vec::new();
-    if let Some(title) = m.card.as_ref().and_then(|c| c.title.as_deref()) {
+    if let Some(d) = &m.digest {
+        // A digest: its title, then one FactSet of its lines.
+        let mut block = text_block(&d.title);
+        block["weight"] = json!("Bolder");
+        block["size"] = json!("Medium");
+        body.push(block);
+        let facts: Vec<Value> = d
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| json!({"title": format!("{}.", i + 1), "value": line}))
+            .collect();
+        body.push(json!({"type": "FactSet", "facts": facts}));
+        if let Some(more) = d.more_line() {
+            body.push(text_block(&more));
+        }
+    } else if let Some(title) = m.card.as_ref().and_then(|c| c.title.as_deref()) {
         let mut block = text_block(title);
         block["weight"] = json!("Bolder");
         block["size"] = json!("Medium");
         body.push(block);
     }
-    if let Some(text) = &m.text {
+    if let Some(text) = m.text.as_ref().filter(|_| m.digest.is_none()) {
         body.push(text_block(text));
     }
     if let Some(card) = &m.card {

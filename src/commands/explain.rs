@@ -110,6 +110,31 @@ pub fn run(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         }
     }
 
+    let conversations = store.record_conversations(&id, &record.id)?;
+    if !conversations.is_empty() {
+        writeln!(out, "  conversations:")?;
+        for c in &conversations {
+            let state = match (c.state.as_str(), &c.ended) {
+                ("open", _) => "open: later attempts reply to it".to_owned(),
+                ("closing", Some(ended)) => format!("{ended}: its first message is to be edited"),
+                (_, ended) => format!(
+                    "{} at {}{}",
+                    ended.as_deref().unwrap_or("closed"),
+                    format_seconds(c.updated_at),
+                    c.detail
+                        .as_deref()
+                        .map(|x| format!(" ({x})"))
+                        .unwrap_or_default()
+                ),
+            };
+            writeln!(
+                out,
+                "    cycle {} on {} to {}: first message {} {}, {state}",
+                c.cycle, c.channel, c.target, c.delivery, c.reference
+            )?;
+        }
+    }
+
     // Attempts of this cycle that reached nobody: their deliveries say
     // nothing (there are none), their `recipient.unresolved` events do.
     let unresolved = store.events(&EventFilter {

@@ -189,6 +189,22 @@ pub fn run(paths: &Paths, args: &PreviewArgs) -> anyhow::Result<ExitCode> {
                 e.detail.as_deref().unwrap_or_default()
             )?;
         }
+        // A digest is shown whole under its first record; its others say
+        // where it is.
+        for line in lines.iter().map(|(_, l)| l).filter(|l| {
+            l["record"].as_str() != Some(rid.as_str())
+                && l["digest"]["records"]
+                    .as_array()
+                    .is_some_and(|rs| rs.iter().any(|r| r["record"].as_str() == Some(rid)))
+        }) {
+            writeln!(
+                out,
+                "  in the digest to {} on {}, shown under record {}",
+                line["recipient"]["id"].as_str().unwrap_or("?"),
+                line["channel"].as_str().unwrap_or("?"),
+                line["record"].as_str().unwrap_or("?")
+            )?;
+        }
         for (text, line) in lines
             .iter()
             .filter(|(_, l)| l["record"].as_str() == Some(rid.as_str()))

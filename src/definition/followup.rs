@@ -200,6 +200,16 @@ pub struct Message {
     pub text: Option<Template>,
     pub card: Option<Card>,
     pub image: Option<Image>,
+    pub digest: Option<Digest>,
+    pub conversation: crate::definition::model::Conversation,
+}
+
+/// `message.digest`: one message per target, channel and pass for every
+/// record due there.
+#[derive(Debug, Clone)]
+pub struct Digest {
+    pub title: Template,
+    pub line: Template,
 }
 
 impl Followup {

@@ -460,6 +460,36 @@ pub struct Message {
     pub image: Option<Image>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digest: Option<Digest>,
+    /// How the attempts of one record's cycle form one conversation per target.
+    #[serde(default)]
+    pub conversation: Conversation,
+}
+
+/// Later attempts reply to the first one where the service can thread (Slack with
+/// `bot_token`, Google Chat, e-mail); other channels send each attempt as its own message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Conversation {
+    /// `false`: every attempt is a message of its own, on every channel.
+    #[serde(default = "yes")]
+    pub thread: bool,
+    /// Slack with `bot_token`: edit the first message when the record is resolved or
+    /// exhausted (a line at its top, its buttons removed).
+    #[serde(default = "yes")]
+    pub update_on_resolved: bool,
+}
+
+impl Default for Conversation {
+    fn default() -> Conversation {
+        Conversation {
+            thread: true,
+            update_on_resolved: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]

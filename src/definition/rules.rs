@@ -998,26 +998,26 @@ impl Rules<'_, '_, '_> {
             };
             Some(Image { url: url?, alt })
         });
-        // Digests are checked now and sent by a later version: say so, so
-        // that nobody waits for one.
-        let digest_ok = raw.digest.as_ref().is_none_or(|d| {
-            let at = at.key("digest");
-            let title = self.c.template(at.key("title"), &d.title, DIGEST);
-            let line = self.c.template(at.key("line"), &d.line, DIGEST);
-            self.c.warning(
-                at,
-                "digest-unsupported",
-                "`digest` is not sent by this version of followup: each due record gets its own message",
-            );
-            title.is_some() && line.is_some()
-        });
-        digest_ok.then_some(())?;
+        let digest = match &raw.digest {
+            Some(d) => {
+                let at = at.key("digest");
+                let title = self.c.template(at.key("title"), &d.title, DIGEST);
+                let line = self.c.template(at.key("line"), &d.line, DIGEST);
+                Some(Digest {
+                    title: title?,
+                    line: line?,
+                })
+            }
+            None => None,
+        };
         Some(Message {
             channel: channel?,
             fallback_channel,
             text: text.map(|t| t.ok_or(())).transpose().ok()?,
             card: card.map(|c| c.ok_or(())).transpose().ok()?,
             image: image.map(|i| i.ok_or(())).transpose().ok()?,
+            digest,
+            conversation: raw.conversation,
         })
     }
 

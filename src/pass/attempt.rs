@@ -31,6 +31,7 @@ pub(super) fn followup_scope(f: &Followup, record: &Record, attempt: i64) -> Val
 /// An attempt resolved and rendered, not yet stored.
 pub(super) struct Prepared {
     pub record_id: String,
+    opened_at: i64,
     pub cycle: i64,
     pub attempt: i64,
     deliveries: Vec<NewDelivery>,
@@ -67,6 +68,7 @@ impl Prepared {
             .collect::<anyhow::Result<_>>()?;
         Ok(Sending {
             record_id: self.record_id.clone(),
+            opened_at: self.opened_at,
             cycle: self.cycle,
             attempt: self.attempt,
             data: self.data.clone(),
@@ -206,6 +208,7 @@ pub(super) fn prepare_attempt(
     );
     Ok(Some(Prepared {
         record_id: record.id.clone(),
+        opened_at: record.opened_at,
         cycle: record.cycle,
         attempt,
         deliveries,
@@ -270,6 +273,7 @@ pub(super) fn pending(
         .collect::<anyhow::Result<_>>()?;
     Ok(Sending {
         record_id: record.id.clone(),
+        opened_at: record.opened_at,
         cycle: record.cycle,
         attempt,
         data: serde_json::from_str(&record.data).unwrap_or(Value::Null),

@@ -10,15 +10,17 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::{FollowupReport, Pass, attempt};
+use super::{FollowupReport, Pass, attempt, digest};
 use crate::channel::{self, Job, Settled};
 use crate::definition::followup::Followup;
 use crate::message::Composed;
-use crate::store::{Delivery, DeliveryState, Event, EventKind, Store};
+use crate::store::{ConversationKey, Delivery, DeliveryState, Event, EventKind, Store};
 
 /// A stored attempt whose pending deliveries are to be sent.
 pub struct Sending {
     pub record_id: String,
+    /// When the record opened: digests list their records oldest first.
+    pub opened_at: i64,
     pub cycle: i64,
     pub attempt: i64,
     /// The record's data, for channels that carry it.
@@ -70,6 +72,8 @@ pub fn send(
     let mut tracking: HashMap<Key, Tracking> = HashMap::new();
     let mut jobs = Vec::new();
     let mut closed = Vec::new();
+    // Per record, for digests: when it opened (their order) and its locals.
+    let mut records = HashMap::new();
     for mut a in attempts {
         let key = (a.record_id.clone(), a.cycle, a.attempt);
         if a.pending.is_empty() {
@@ -80,7 +84,10 @@ pub fn send(
         }
         let left = a.pending.len();
         for d in std::mem::take(&mut a.pending) {
-            jobs.push(job(pass, f, &a, d));
+            jobs.push(job(pass, f, &a, d)?);
+        }
+        if f.message.digest.is_some() {
+            records.insert(a.record_id.clone(), (a.opened_at, a.locals.clone()));
         }
         tracking.insert(
             key,
@@ -91,22 +98,46 @@ pub fn send(
             },
         );
     }
-    let channels = pass.channels.clone();
     let (now, store) = (pass.now, pass.store);
+    let mut settle = |store: &Store, job: &Job, settled: &Settled| -> anyhow::Result<()> {
+        record(store, f, job, settled, now, report)?;
+        let key = (job.record.clone(), job.cycle, job.attempt);
+        let t = tracking
+            .get_mut(&key)
+            .expect("every job's attempt is tracked");
+        t.left -= 1;
+        t.stays_pending |= matches!(settled, Settled::Pending(_));
+        if t.left == 0 && !t.stays_pending {
+            close_attempt(store, f, &key.0, key.1, key.2, now)?;
+            let t = tracking.remove(&key).expect("just seen");
+            closed.push((key, t.locals));
+        }
+        Ok(())
+    };
+    let mut members = HashMap::new();
+    if let Some(d) = &f.message.digest {
+        let gathered = digest::gather(pass, f, d, jobs, &records)?;
+        store.atomically(|store| {
+            for (job, why) in &gathered.failed {
+                settle(store, job, &Settled::Failed(why.clone()))?;
+            }
+            Ok(())
+        })?;
+        jobs = gathered.jobs;
+        members = gathered.members;
+    }
+    let channels = pass.channels.clone();
     channel::send_all(&channels, jobs, pass.concurrency, pass.deadline, |group| {
         store.atomically(|store| {
             for (job, settled) in &group {
-                record(store, f, job, settled, now, report)?;
-                let key = (job.record.clone(), job.cycle, job.attempt);
-                let t = tracking
-                    .get_mut(&key)
-                    .expect("every job's attempt is tracked");
-                t.left -= 1;
-                t.stays_pending |= matches!(settled, Settled::Pending(_));
-                if t.left == 0 && !t.stays_pending {
-                    close_attempt(store, f, &key.0, key.1, key.2, now)?;
-                    let t = tracking.remove(&key).expect("just seen");
-                    closed.push((key, t.locals));
+                match members.get(&job.delivery) {
+                    // A digest settles each of its records' deliveries.
+                    Some(records) => {
+                        for member in records {
+                            settle(store, member, settled)?;
+                        }
+                    }
+                    None => settle(store, job, settled)?,
                 }
             }
             Ok(())
@@ -118,9 +149,24 @@ pub fn send(
     Ok(())
 }
 
-/// The owned job of a delivery of `a`.
-fn job(pass: &Pass, f: &Followup, a: &Sending, d: Pending) -> Job {
-    Job {
+/// The owned job of a delivery of `a`, with the reference of its
+/// conversation's first message when it replies to one.
+fn job(pass: &Pass, f: &Followup, a: &Sending, d: Pending) -> anyhow::Result<Job> {
+    // A digest is a message of its own each pass: it threads on nothing.
+    let thread = f.message.conversation.thread && f.message.digest.is_none();
+    // Attempt 1 starts its conversation, and a channel that cannot thread
+    // has none: nothing to look up.
+    let reply_to = match thread && a.attempt > 1 && pass.channels.threads(&d.channel) {
+        true => pass.store.conversation_reference(ConversationKey {
+            followup: &f.id,
+            record_id: &a.record_id,
+            cycle: a.cycle,
+            channel: &d.channel,
+            target: &d.target,
+        })?,
+        false => None,
+    };
+    Ok(Job {
         at: pass.now_text.clone(),
         channel: d.channel,
         delivery: d.id,
@@ -134,7 +180,10 @@ fn job(pass: &Pass, f: &Followup, a: &Sending, d: Pending) -> Job {
         target: d.target,
         followup_name: f.name.clone(),
         data: a.data.clone(),
-    }
+        thread,
+        reply_to,
+        closing: None,
+    })
 }
 
 /// Marks one delivery with its event (inside the caller's transaction).
@@ -147,8 +196,13 @@ fn record(
     report: &mut FollowupReport,
 ) -> anyhow::Result<()> {
     let (state, kind, detail) = match settled {
-        Settled::Delivered => {
+        Settled::Delivered(reference) => {
             report.delivered += 1;
+            // The first delivered message of a conversation is the one later
+            // attempts reply to (and the resolution edits).
+            if let Some(reference) = reference.as_ref().filter(|_| job.thread) {
+                store.start_conversation(job.conversation(), &job.delivery, reference, now)?;
+            }
             (DeliveryState::Delivered, EventKind::NotificationSent, None)
         }
         Settled::Pending(detail) => {

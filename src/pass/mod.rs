@@ -22,8 +22,10 @@ use crate::integration::Http;
 use crate::store::{Event, EventKind, FollowupState, Seconds, Store};
 
 mod actions;
-mod attempt;
+pub(crate) mod attempt;
+mod conversation;
 mod deliver;
+mod digest;
 pub mod due;
 mod poll;
 mod reconcile;
@@ -110,6 +112,8 @@ pub struct Pass<'a> {
 struct Overview {
     states: HashMap<String, FollowupState>,
     open_attempts: HashSet<String>,
+    /// Follow-ups with a conversation whose first message is to be edited.
+    closing: HashSet<String>,
     earliest_open: HashMap<String, Seconds>,
 }
 
@@ -120,6 +124,8 @@ pub struct Quiet {
     pub no_open_attempt: bool,
     /// Its open records' earliest last attempt (none: no open record).
     pub earliest_open: Option<Seconds>,
+    /// A conversation of it waits for its closing edit.
+    pub closing: bool,
 }
 
 pub fn run(catalog: &Catalog, store: &Store, options: &Options) -> anyhow::Result<Report> {
@@ -131,6 +137,7 @@ pub fn run(catalog: &Catalog, store: &Store, options: &Options) -> anyhow::Resul
             .map(|s| (s.id.clone(), s))
             .collect(),
         open_attempts: store.followups_with_open_attempts()?,
+        closing: store.followups_with_closing_conversations()?,
         earliest_open: store.earliest_open_attempts()?,
     };
     let mut globals: Map<String, Value> = catalog.tenant.attributes.clone();
@@ -175,6 +182,7 @@ pub fn run(catalog: &Catalog, store: &Store, options: &Options) -> anyhow::Resul
         }
         let quiet = Quiet {
             no_open_attempt: !overview.open_attempts.contains(&f.id),
+            closing: overview.closing.contains(&f.id),
             earliest_open: overview.earliest_open.get(&f.id).copied(),
         };
         report.followups.push(pass.followup(f, state, quiet)?);
@@ -200,6 +208,7 @@ impl Pass<'_> {
             return Ok(report);
         }
         // What the pass start saw holds until this follow-up polls.
+        let edits_left = quiet.closing;
         let mut quiet = Some(quiet);
         if due::poll_is_due(state.last_poll_at, f.polling.every, self.now) {
             report.poll = self.poll_and_reconcile(f, &mut state, &mut report)?;
@@ -209,6 +218,11 @@ impl Pass<'_> {
         if state.last_poll_ok == Some(true) && state.identity_changed.is_none() {
             let locals = Value::Object(state.locals.clone());
             schedule::notify(self, f, &locals, quiet, &mut report)?;
+        }
+        // Records resolved or exhausted now, or edits a crash left.
+        let ended = report.resolved + report.exhausted > 0;
+        if ended || edits_left {
+            conversation::edit_ended(self, f)?;
         }
         Ok(report)
     }

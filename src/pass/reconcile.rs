@@ -165,6 +165,14 @@ pub fn reconcile(
         }
         for (id, cycle) in &plan.resolves {
             store.set_record_state(&f.id, id, RecordState::Resolved, now)?;
+            store.end_conversations(
+                &f.id,
+                id,
+                *cycle,
+                "resolved",
+                f.message.conversation.update_on_resolved,
+                now,
+            )?;
             store.add_event(
                 &Event::new(EventKind::RecordResolved, now, &f.id)
                     .record(id, *cycle)

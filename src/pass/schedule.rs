@@ -93,9 +93,14 @@ pub fn notify(
         sends += retry.pending.len() as u32;
         retries.push(retry);
     }
-    deliver::send(pass, f, retries, report)?;
+    // With a digest, a record's retry goes out in the same digest as the
+    // attempts due now: one message per target and pass.
+    if f.message.digest.is_none() {
+        deliver::send(pass, f, std::mem::take(&mut retries), report)?;
+    }
 
     if !look_at_records {
+        deliver::send(pass, f, retries, report)?;
         // No open record was attempted long enough ago: nothing is spent or
         // due, but pending retries may wait for the window.
         return window_event(pass, f, 0, retries_waiting, in_window);
@@ -103,6 +108,14 @@ pub fn notify(
     for record in pass.store.spent_records(&f.id, max, due_line)? {
         pass.store.atomically(|store| {
             store.set_record_state(&f.id, &record.id, RecordState::Exhausted, pass.now)?;
+            store.end_conversations(
+                &f.id,
+                &record.id,
+                record.cycle,
+                "exhausted",
+                f.message.conversation.update_on_resolved,
+                pass.now,
+            )?;
             store.add_event(
                 &Event::new(EventKind::AttemptsExhausted, pass.now, &f.id)
                     .record(&record.id, record.cycle)
@@ -132,6 +145,7 @@ pub fn notify(
 
     let due = pass.store.due_records(&f.id, max, due_line)?;
     if !in_window || due.is_empty() {
+        deliver::send(pass, f, retries, report)?;
         return window_event(pass, f, due.len(), retries_waiting, in_window);
     }
     // Attempts are stored in batches (one transaction each) before any is
@@ -139,7 +153,7 @@ pub fn notify(
     // crash repeats at most the deliveries in flight, and loses no attempt
     // (stored ones are sent by the next pass).
     let mut waiting = due.len();
-    let mut sendings = Vec::new();
+    let mut sendings = retries;
     let mut stop = None;
     for batch in due.chunks(BATCH) {
         let mut prepared = Vec::with_capacity(batch.len());

@@ -25,10 +25,12 @@ pub enum EventKind {
     AttemptsExhausted,
     ActionSucceeded,
     ActionFailed,
+    ConversationUpdated,
+    ConversationUpdateFailed,
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 17] = [
+    pub const ALL: [EventKind; 19] = [
         EventKind::PollSucceeded,
         EventKind::PollFailed,
         EventKind::PollSkipped,
@@ -46,6 +48,8 @@ impl EventKind {
         EventKind::AttemptsExhausted,
         EventKind::ActionSucceeded,
         EventKind::ActionFailed,
+        EventKind::ConversationUpdated,
+        EventKind::ConversationUpdateFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -67,6 +71,8 @@ impl EventKind {
             EventKind::AttemptsExhausted => "attempts.exhausted",
             EventKind::ActionSucceeded => "action.succeeded",
             EventKind::ActionFailed => "action.failed",
+            EventKind::ConversationUpdated => "conversation.updated",
+            EventKind::ConversationUpdateFailed => "conversation.update_failed",
         }
     }
 }
@@ -196,6 +202,7 @@ impl Store {
         let events = self
             .conn
             .execute("DELETE FROM events WHERE at < ?1", [before])?;
+        self.prune_conversations(before)?;
         self.conn.execute(
             "DELETE FROM deliveries WHERE (followup, record_id, cycle, attempt) IN
                (SELECT followup, record_id, cycle, attempt FROM attempts WHERE closed_at < ?1)",

@@ -18,6 +18,7 @@ use crate::exit;
 use crate::hashing::DigestKey;
 
 mod attributes;
+mod conversations;
 mod deliveries;
 mod events;
 pub mod lock;
@@ -25,6 +26,7 @@ mod records;
 mod schema;
 mod users;
 
+pub use conversations::ConversationKey;
 pub use deliveries::{Delivery, DeliveryState, NewDelivery};
 pub use events::{Event, EventFilter, EventKind};
 pub use records::{Polled, Record, RecordState, Tracked};
@@ -68,7 +70,15 @@ impl Store {
         crate::private::precreate(path).map_err(|e| unusable(path, e))?;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| unusable(path, e))?;
         let mut store = Store { conn };
-        store.configure().map_err(|e| unusable(path, e))?;
+        // A damaged file can fail here already (the schema spans pages):
+        // say what to do, as for any later failure.
+        store.configure().map_err(|e| {
+            let e = trouble(path, e.into());
+            match e.chain().any(|c| c.is::<exit::Exit>()) {
+                true => e,
+                false => unusable(path, e),
+            }
+        })?;
         schema::migrate(&mut store.conn, path)?;
         Ok(store)
     }
@@ -259,6 +269,7 @@ impl Store {
     /// poll only remembers what it finds.
     pub fn reset(&self, id: &str, baseline: bool) -> anyhow::Result<()> {
         for sql in [
+            "DELETE FROM conversations WHERE followup = ?1",
             "DELETE FROM deliveries WHERE followup = ?1",
             "DELETE FROM attempts WHERE followup = ?1",
             "DELETE FROM records WHERE followup = ?1",

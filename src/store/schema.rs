@@ -98,6 +98,25 @@ const MIGRATIONS: &[&str] = &[
         at INTEGER NOT NULL
     ) WITHOUT ROWID;
     ",
+    // 3: conversations: per record, cycle, channel and target, the
+    // service's reference to the first delivered message.
+    "
+    CREATE TABLE conversations (
+        followup TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        cycle INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        target TEXT NOT NULL,
+        delivery TEXT NOT NULL,
+        reference TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('open', 'closing', 'closed')),
+        ended TEXT CHECK (ended IN ('resolved', 'exhausted')),
+        detail TEXT,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (followup, record_id, cycle, channel, target)
+    ) WITHOUT ROWID;
+    CREATE INDEX conversations_closing ON conversations (state, followup);
+    ",
 ];
 
 /// The schema version this followup writes.

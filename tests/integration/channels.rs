@@ -825,3 +825,58 @@ fn a_webhook_that_resets_the_connection_leaves_the_delivery_pending_for_the_next
     assert_eq!(closed.len(), 1);
     assert_eq!(closed[0]["detail"], "1 of 1 delivered");
 }
+
+#[test]
+fn google_chat_attempts_of_one_cycle_share_one_thread_key() {
+    let s = setup(json!([record("a1", &["alice"])]), "gchat");
+    let chat = Server::start(|_| Reply::json(200, json!({"name": "spaces/S1/messages/m1"})));
+    pass(&s.t, &chat, None).run().assert_status(0);
+    pass(&s.t, &chat, None)
+        .now("2026-01-06T09:05:00Z")
+        .run()
+        .assert_status(0);
+
+    let requests = chat.requests();
+    assert_eq!(requests.len(), 2, "attempts 1 and 2: {requests:#?}");
+    let keys: Vec<Value> = requests
+        .iter()
+        .map(|r| r.json()["thread"]["threadKey"].clone())
+        .collect();
+    assert!(keys[0].is_string(), "{keys:?}");
+    assert_eq!(keys[0], keys[1], "one thread across attempts");
+    for r in &requests {
+        assert!(
+            r.query.contains(&(
+                "messageReplyOption".to_owned(),
+                "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD".to_owned()
+            )),
+            "{:?}",
+            r.query
+        );
+    }
+}
+
+#[test]
+fn email_attempt_2_replies_to_attempt_1s_message_id() {
+    let s = setup(json!([record("a1", &["alice"])]), "email");
+    let smtp = SmtpSink::with_rcpt(|_| (250, "OK"));
+    let none = Server::start(|_| Reply::status(500));
+    pass(&s.t, &none, Some(&smtp)).run().assert_status(0);
+    pass(&s.t, &none, Some(&smtp))
+        .now("2026-01-06T09:05:00Z")
+        .run()
+        .assert_status(0);
+
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 2, "{mails:#?}");
+    let id = mails[0]
+        .header("Message-ID")
+        .expect("attempt 1 has a Message-ID");
+    assert!(id.ends_with("@followup.acme.test>"), "{id}");
+    assert_eq!(mails[1].header("In-Reply-To").as_deref(), Some(id.as_str()));
+    assert_eq!(mails[1].header("References").as_deref(), Some(id.as_str()));
+    assert_eq!(
+        mails[1].header("Subject").as_deref(),
+        Some("Re: Approval needed: RITM-a1")
+    );
+}

@@ -4,6 +4,8 @@
 mod bad_input;
 mod bundle;
 mod channels;
+mod conversations;
+mod digests;
 mod examples;
 mod list;
 mod operate;

@@ -953,7 +953,7 @@ fn a_room_channel_gets_one_delivery_naming_every_recipient() {
 }
 
 #[test]
-fn a_digest_is_checked_and_warned_about_and_each_record_still_gets_its_message() {
+fn a_digest_validates_without_a_warning_and_both_records_share_one_message() {
     let source = Source::new(json!([approval("a1", "alice"), approval("a2", "alice")]));
     let def = definition(&source.url(), DAILY_3, "").replace_once(
         "schedule:",
@@ -962,13 +962,11 @@ fn a_digest_is_checked_and_warned_about_and_each_record_still_gets_its_message()
     let t = setup(&def);
     let out = t.run(&["validate"]);
     out.assert_status(0);
-    assert!(
-        out.stderr.contains("followups/approvals.yaml:19:11: warning: `digest` is not sent by this version of followup: each due record gets its own message"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("0 warnings"), "{}", out.stderr);
     let out = pass(&t, T0);
-    assert_eq!(sent(&out.assert_status(0).stdout).len(), 2);
+    let lines = sent(&out.assert_status(0).stdout);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["text"], "2 approvals wait\nRITM-a1\nRITM-a2");
 }
 
 #[test]

@@ -36,6 +36,9 @@ recipients:
 message:
   channel: console
   text: Hi @{recipient.name}, @{followup.data.number} waits.
+  conversation:
+    thread: true
+    update_on_resolved: true
 schedule:
   every: 1d
   attempts: 3
