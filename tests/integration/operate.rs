@@ -38,7 +38,7 @@ fn quiet_idle_pass_prints_nothing_at_all() {
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{}", out.stderr);
     assert!(
-        lines[0].starts_with("pass: 1 follow-ups, 0 polled"),
+        lines[0].starts_with("pass: 1 follow-up, 0 polled"),
         "{}",
         out.stderr
     );
@@ -49,6 +49,29 @@ fn quiet_idle_pass_prints_nothing_at_all() {
         "{}",
         out.stderr
     );
+}
+
+/// A `record_only` first poll opens nothing: its line says what it did
+/// (baselined), and counts of one are singular.
+#[test]
+fn a_baseline_pass_says_it_baselined_in_the_singular() {
+    let source = Source::new(json!([approval("old", "alice")]));
+    let def = definition(&source.url(), DAILY_3, "").replace(
+        "  resolve_after: 2",
+        "  resolve_after: 2\n  first_poll: record_only",
+    );
+    let out = pass(&setup(&def), T0);
+    out.assert_status(0).assert_stdout("");
+    for needle in [
+        "approvals: polled 1 record (0 opened, 1 baselined, 0 resolved)\n",
+        "pass: 1 follow-up, 1 polled, 0 attempts, 0 delivered,",
+    ] {
+        assert!(
+            out.stderr.contains(needle),
+            "no `{needle}` in\n{}",
+            out.stderr
+        );
+    }
 }
 
 #[test]
@@ -62,7 +85,7 @@ fn verbose_pass_shows_each_record_and_the_summary_counts_the_deliveries() {
         "approvals: record.opened record a1",
         "approvals: notification.sent record a2 attempt 1 to bob on console",
         "approvals: polled 2 records (2 opened, 0 resolved); 2 attempts started, 2 delivered",
-        "pass: 1 follow-ups, 1 polled, 2 attempts, 2 delivered, 0 failed, 0 pending, 0 reached nobody",
+        "pass: 1 follow-up, 1 polled, 2 attempts, 2 delivered, 0 failed, 0 pending, 0 reached nobody",
     ] {
         assert!(
             out.stderr.contains(needle),
@@ -133,7 +156,7 @@ fn attempts_that_reach_nobody_are_warned_about_with_the_path_that_matched_nothin
     let out = pass(&t, T0);
     assert!(
         out.stderr.contains(
-            "1 attempts started, 0 delivered, 0 failed, 0 pending, 0 exhausted, 1 reached nobody"
+            "1 attempt started, 0 delivered, 0 failed, 0 pending, 0 exhausted, 1 reached nobody"
         ),
         "{}",
         out.stderr
