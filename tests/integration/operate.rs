@@ -301,6 +301,20 @@ fn completions_generate_for_each_shell_and_man_prints_roff() {
     );
     assert!(out.stdout.contains(".TH followup 1"), "roff title");
     assert!(out.stdout.contains("run\\-once"), "subcommands listed");
+    // One page: no reference to a page per command, which nothing installs;
+    // each command's options are on this page instead.
+    assert!(
+        !out.stdout.contains("followup\\-validate(1)"),
+        "a page per command"
+    );
+    for needle in [
+        ".SS \"followup validate\"",
+        ".SS \"followup users seen\"",
+        "\\fB\\-\\-retain\\fR \\fI<DURATION>\\fR",
+        "[possible values: text, json, github] [default: text]",
+    ] {
+        assert!(out.stdout.contains(needle), "no `{needle}` in the man page");
+    }
 }
 
 #[test]
