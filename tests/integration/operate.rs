@@ -246,6 +246,7 @@ fn users_seen_switches_the_last_used_channel_of_the_next_pass() {
         .assert_status(0)
         .json();
     assert_eq!(list[0]["id"], "alice");
+    assert_eq!(list[0]["addresses"], json!({"email": "alice@example.com"}));
     assert_eq!(list[0]["last_used"], "outbox");
     assert_eq!(list[0]["source"], "users seen at 2099-01-05T10:00:00Z");
     assert_eq!(list[1]["last_used"], "console");
