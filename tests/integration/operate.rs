@@ -490,6 +490,21 @@ after_each_attempt:
         .run()
         .assert_status(1);
     t.run(&["preview", "nope"]).assert_status(2);
+    // One record, in the singular.
+    t.write(
+        "one.json",
+        &json!({"result": [record("a2", "bob")]}).to_string(),
+    );
+    let out = t
+        .cmd(&["preview", "approvals", "--response", "one.json"])
+        .now("2026-01-05T12:00:00Z")
+        .run();
+    assert!(
+        out.stdout
+            .starts_with("approvals (Pending approvals): polled 1 record\n"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
