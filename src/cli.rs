@@ -241,6 +241,7 @@ pub struct UsersListArgs {
     pub defs: Defs,
     #[command(flatten)]
     pub db: DbArg,
+    /// A table, or a JSON array of objects
     #[arg(long, value_enum, default_value = "table")]
     pub format: TableFormat,
 }
@@ -276,7 +277,7 @@ pub struct RunOnceArgs {
     /// Stop starting work after this long; the next pass does the rest
     #[arg(long, value_name = "DURATION", default_value = "4m", value_parser = crate::units::parse_duration)]
     pub max_duration: Duration,
-    /// Delete events older than this (e.g. 90d)
+    /// Forget what is older than this (e.g. 90d): events, the deliveries of attempts closed before then, records resolved before then
     #[arg(long, value_name = "DURATION", value_parser = crate::units::parse_duration)]
     pub retain: Option<Duration>,
     /// Write Prometheus textfile metrics of the pass to this file
@@ -312,6 +313,7 @@ pub struct HistoryArgs {
     /// Only events since this time (RFC 3339) or for this long (`2h`, `7d`)
     #[arg(long, value_name = "TIME|DURATION")]
     pub since: Option<String>,
+    /// A table, a JSON array of events, or CSV with a header line
     #[arg(long, value_enum, default_value = "table")]
     pub format: HistoryFormat,
 }
@@ -324,6 +326,7 @@ pub struct StatusArgs {
     pub defs: Defs,
     #[command(flatten)]
     pub now: NowArg,
+    /// A table, or a JSON array of objects (with why a poll failed, as `detail`)
     #[arg(long, value_enum, default_value = "table")]
     pub format: TableFormat,
 }
@@ -391,6 +394,7 @@ pub struct ListArgs {
     /// Only follow-ups with this status
     #[arg(long, value_enum)]
     pub status: Option<StatusFilter>,
+    /// A table, or a JSON array of objects (with each one's file and whether it is valid)
     #[arg(long, value_enum, default_value = "table")]
     pub format: TableFormat,
 }
@@ -407,6 +411,7 @@ pub struct ShowArgs {
     pub defs: Defs,
     /// The follow-up's id or name
     pub id: String,
+    /// The definition as YAML, or as JSON
     #[arg(long, value_enum, default_value = "yaml")]
     pub format: ShowFormat,
 }

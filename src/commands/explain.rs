@@ -34,7 +34,7 @@ pub fn run(paths: &Paths, args: &ExplainArgs) -> anyhow::Result<ExitCode> {
         return Err(exit::with_status(
             exit::FAILURE,
             format!(
-                "follow-up `{id}` has no record `{}`: it was never polled, was dropped after a baseline, or the follow-up was reset",
+                "follow-up `{id}` has no record `{}`: no poll has found it (see `followup history --followup {id} --event poll`), a baseline dropped it, or the follow-up was reset",
                 args.record
             ),
         ));

@@ -17,6 +17,7 @@ use crate::channel::dry_run;
 use crate::cli::{Paths, PreviewArgs};
 use crate::commands::explain;
 use crate::commands::run_once::{self, recipient_paths};
+use crate::commands::validate::plural;
 use crate::definition::followup::Source;
 use crate::definition::model::Status;
 use crate::exit;
@@ -94,7 +95,9 @@ pub fn run(paths: &Paths, args: &PreviewArgs) -> anyhow::Result<ExitCode> {
     let mut out = String::new();
     let report = run.report.followups.first();
     let poll = match report.map(|r| &r.poll) {
-        Some(PollOutcome::Succeeded { records }) => format!("polled {records} records"),
+        Some(PollOutcome::Succeeded { records }) => {
+            format!("polled {records} record{}", plural(*records))
+        }
         Some(PollOutcome::Failed(why)) => format!("the poll fails: {why}"),
         Some(PollOutcome::Skipped(why)) => format!("skipped: {why}"),
         Some(PollOutcome::NotDue) | None => "not polled".to_owned(),

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::cli::{Paths, RunOnceArgs};
 use crate::clock::format_seconds;
+use crate::commands::validate::plural;
 use crate::definition::followup::{Followup, Selector};
 use crate::definition::load::Catalog;
 use crate::definition::model::Status;
@@ -266,18 +267,32 @@ fn summarize(catalog: &Catalog, run: &Run, took: Duration, dry_run: bool) {
         let nobody = unreached.get(id).map_or(0, Vec::len);
         let mut line = match &f.poll {
             PollOutcome::NotDue => "poll not due".to_owned(),
-            PollOutcome::Succeeded { records } => format!(
-                "polled {records} records ({} opened, {} resolved)",
-                f.opened, f.resolved
-            ),
+            PollOutcome::Succeeded { records } => {
+                // A `record_only` baseline opens nothing: say what it did.
+                let baselined = match f.baselined {
+                    0 => String::new(),
+                    n => format!(", {n} baselined"),
+                };
+                format!(
+                    "polled {records} record{} ({} opened{baselined}, {} resolved)",
+                    plural(*records),
+                    f.opened,
+                    f.resolved
+                )
+            }
             PollOutcome::Failed(why) => format!("poll failed: {why}"),
             PollOutcome::Skipped(why) => format!("skipped by the identity guard: {why}"),
         };
         let busy = f.attempts + f.delivered + f.failed + f.pending + f.exhausted > 0;
         if busy {
             line.push_str(&format!(
-                "; {} attempts started, {} {delivered}, {} failed, {} pending, {} exhausted",
-                f.attempts, f.delivered, f.failed, f.pending, f.exhausted
+                "; {} attempt{} started, {} {delivered}, {} failed, {} pending, {} exhausted",
+                f.attempts,
+                plural(f.attempts),
+                f.delivered,
+                f.failed,
+                f.pending,
+                f.exhausted
             ));
             if nobody > 0 {
                 line.push_str(&format!(", {nobody} reached nobody"));
@@ -330,8 +345,10 @@ fn summarize(catalog: &Catalog, run: &Run, took: Duration, dry_run: bool) {
     log::info(
         None,
         &format!(
-            "pass: {} follow-ups, {polled} polled, {attempts} attempts, {sent} {delivered}, {failed} failed, {pending} pending, {nobody} reached nobody, in {} ms",
+            "pass: {} follow-up{}, {polled} polled, {attempts} attempt{}, {sent} {delivered}, {failed} failed, {pending} pending, {nobody} reached nobody, in {} ms",
             run.report.followups.len(),
+            plural(run.report.followups.len()),
+            plural(attempts),
             took.as_millis()
         ),
     );

@@ -68,10 +68,16 @@ pub fn seen(paths: &Paths, args: &UsersSeenArgs) -> anyhow::Result<ExitCode> {
 struct Row {
     id: String,
     name: Option<String>,
+    /// `{"email": ..., "slack": ...}` in JSON: a reader picks a key.
+    #[serde(serialize_with = "as_map")]
     addresses: Vec<(String, String)>,
     last_used: Option<String>,
     /// Where `last_used` comes from: `tenant.yaml` or `users seen` (with its time).
     source: Option<String>,
+}
+
+fn as_map<S: serde::Serializer>(pairs: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(pairs.iter().map(|(k, v)| (k, v)))
 }
 
 pub fn list(paths: &Paths, args: &UsersListArgs) -> anyhow::Result<ExitCode> {

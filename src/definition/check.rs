@@ -127,6 +127,21 @@ pub const FOLLOWUP_ALL: &[&str] = &[
     "attempts",
 ];
 
+/// What `recipient.*` holds: a tenant user's keys (see `model::User`), and
+/// a room's `recipients`. Any other name is missing for every delivery.
+pub const RECIPIENT_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "email",
+    "slack",
+    "teams",
+    "google_chat",
+    "phone",
+    "last_channel",
+    "timezone",
+    "recipients",
+];
+
 impl Allowed {
     pub const fn with_env(self) -> Allowed {
         Allowed { env: true, ..self }
@@ -377,6 +392,20 @@ impl<'a> Checker<'a> {
                             .map(|c| format!("; did you mean `followup.{c}`?"))
                             .unwrap_or_default()
                     )),
+                    Scope::Recipient if !name.is_empty() && !RECIPIENT_FIELDS.contains(&name) => {
+                        Some(format!(
+                            "`@{{{}}}`: a recipient has no `{name}`; it has {}{}",
+                            path.text,
+                            RECIPIENT_FIELDS
+                                .iter()
+                                .map(|n| format!("recipient.{n}"))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            crate::did_you_mean::closest(name, RECIPIENT_FIELDS.iter().copied())
+                                .map(|c| format!("; did you mean `recipient.{c}`?"))
+                                .unwrap_or_default()
+                        ))
+                    }
                     Scope::Lookup if name != "value" => Some(format!(
                         "`@{{{}}}`: the lookup scope holds only `lookup.value`",
                         path.text

@@ -351,7 +351,9 @@ pub fn definition_files(dir: &Path, tenant_file: &Path) -> anyhow::Result<Vec<Pa
             files.push(path);
         }
     }
-    files.sort();
+    // By id (the file stem), so that `x` comes before `x-2` (as paths,
+    // `x-2.yaml` sorts first: `-` is before `.`).
+    files.sort_by(|a, b| a.file_stem().cmp(&b.file_stem()).then_with(|| a.cmp(b)));
     Ok(files)
 }
 

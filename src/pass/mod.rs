@@ -64,6 +64,7 @@ pub struct FollowupReport {
     pub id: String,
     pub poll: PollOutcome,
     pub opened: usize,
+    pub baselined: usize,
     pub resolved: usize,
     pub attempts: usize,
     pub delivered: usize,

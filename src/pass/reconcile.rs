@@ -198,6 +198,7 @@ pub fn reconcile(
         )
     })?;
     report.opened = opened;
+    report.baselined = plan.opens.len() - opened;
     report.resolved = plan.resolves.len();
 
     if !f.on_resolved.is_empty() {

@@ -52,6 +52,26 @@ fn list_shows_every_follow_up_in_id_order() {
     );
 }
 
+/// `approvals-2` (what `copy` and `import --on-conflict rename` name a
+/// copy) after `approvals`, though `approvals-2.yaml` sorts first as a path.
+#[test]
+fn a_numbered_copy_is_listed_after_its_source() {
+    let t = Test::new();
+    t.write("followups/tenant.yaml", TENANT)
+        .write("followups/data.json", "{}")
+        .write("followups/approvals.yaml", BASE);
+    t.run(&["copy", "approvals", "--name", "Approvals 2"])
+        .assert_status(0);
+    let out = t.run(&["list"]);
+    let ids: Vec<&str> = out
+        .stdout
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(ids, ["approvals", "approvals-2"]);
+}
+
 #[test]
 fn search_is_a_case_insensitive_substring_of_id_or_name() {
     let t = catalog();

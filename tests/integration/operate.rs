@@ -38,7 +38,7 @@ fn quiet_idle_pass_prints_nothing_at_all() {
     let lines: Vec<&str> = out.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{}", out.stderr);
     assert!(
-        lines[0].starts_with("pass: 1 follow-ups, 0 polled"),
+        lines[0].starts_with("pass: 1 follow-up, 0 polled"),
         "{}",
         out.stderr
     );
@@ -49,6 +49,29 @@ fn quiet_idle_pass_prints_nothing_at_all() {
         "{}",
         out.stderr
     );
+}
+
+/// A `record_only` first poll opens nothing: its line says what it did
+/// (baselined), and counts of one are singular.
+#[test]
+fn a_baseline_pass_says_it_baselined_in_the_singular() {
+    let source = Source::new(json!([approval("old", "alice")]));
+    let def = definition(&source.url(), DAILY_3, "").replace(
+        "  resolve_after: 2",
+        "  resolve_after: 2\n  first_poll: record_only",
+    );
+    let out = pass(&setup(&def), T0);
+    out.assert_status(0).assert_stdout("");
+    for needle in [
+        "approvals: polled 1 record (0 opened, 1 baselined, 0 resolved)\n",
+        "pass: 1 follow-up, 1 polled, 0 attempts, 0 delivered,",
+    ] {
+        assert!(
+            out.stderr.contains(needle),
+            "no `{needle}` in\n{}",
+            out.stderr
+        );
+    }
 }
 
 #[test]
@@ -62,7 +85,7 @@ fn verbose_pass_shows_each_record_and_the_summary_counts_the_deliveries() {
         "approvals: record.opened record a1",
         "approvals: notification.sent record a2 attempt 1 to bob on console",
         "approvals: polled 2 records (2 opened, 0 resolved); 2 attempts started, 2 delivered",
-        "pass: 1 follow-ups, 1 polled, 2 attempts, 2 delivered, 0 failed, 0 pending, 0 reached nobody",
+        "pass: 1 follow-up, 1 polled, 2 attempts, 2 delivered, 0 failed, 0 pending, 0 reached nobody",
     ] {
         assert!(
             out.stderr.contains(needle),
@@ -133,7 +156,7 @@ fn attempts_that_reach_nobody_are_warned_about_with_the_path_that_matched_nothin
     let out = pass(&t, T0);
     assert!(
         out.stderr.contains(
-            "1 attempts started, 0 delivered, 0 failed, 0 pending, 0 exhausted, 1 reached nobody"
+            "1 attempt started, 0 delivered, 0 failed, 0 pending, 0 exhausted, 1 reached nobody"
         ),
         "{}",
         out.stderr
@@ -223,6 +246,7 @@ fn users_seen_switches_the_last_used_channel_of_the_next_pass() {
         .assert_status(0)
         .json();
     assert_eq!(list[0]["id"], "alice");
+    assert_eq!(list[0]["addresses"], json!({"email": "alice@example.com"}));
     assert_eq!(list[0]["last_used"], "outbox");
     assert_eq!(list[0]["source"], "users seen at 2099-01-05T10:00:00Z");
     assert_eq!(list[1]["last_used"], "console");
@@ -278,6 +302,20 @@ fn completions_generate_for_each_shell_and_man_prints_roff() {
     );
     assert!(out.stdout.contains(".TH followup 1"), "roff title");
     assert!(out.stdout.contains("run\\-once"), "subcommands listed");
+    // One page: no reference to a page per command, which nothing installs;
+    // each command's options are on this page instead.
+    assert!(
+        !out.stdout.contains("followup\\-validate(1)"),
+        "a page per command"
+    );
+    for needle in [
+        ".SS \"followup validate\"",
+        ".SS \"followup users seen\"",
+        "\\fB\\-\\-retain\\fR \\fI<DURATION>\\fR",
+        "[possible values: text, json, github] [default: text]",
+    ] {
+        assert!(out.stdout.contains(needle), "no `{needle}` in the man page");
+    }
 }
 
 #[test]
@@ -452,6 +490,21 @@ after_each_attempt:
         .run()
         .assert_status(1);
     t.run(&["preview", "nope"]).assert_status(2);
+    // One record, in the singular.
+    t.write(
+        "one.json",
+        &json!({"result": [record("a2", "bob")]}).to_string(),
+    );
+    let out = t
+        .cmd(&["preview", "approvals", "--response", "one.json"])
+        .now("2026-01-05T12:00:00Z")
+        .run();
+    assert!(
+        out.stdout
+            .starts_with("approvals (Pending approvals): polled 1 record\n"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]

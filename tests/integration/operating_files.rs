@@ -208,6 +208,43 @@ fn the_crontab_line_runs_quietly_with_an_absolute_database() {
     );
 }
 
+/// The crontab line's shell part, run by `sh` as cron does, with the
+/// secrets file's path moved to a test dir and `env` standing in for
+/// followup: a `NAME=value` line of the file must reach followup's
+/// environment, where `@{env.NAME}` reads it (a bare `.` only sets shell
+/// variables).
+#[test]
+fn the_crontab_line_exports_the_secrets_file_to_followup() {
+    let cron = example("cron/followup.cron");
+    let line = cron.lines().find(|l| l.starts_with("*/5 ")).unwrap();
+    let shell = line.splitn(6, char::is_whitespace).nth(5).unwrap().trim();
+    let shell = shell.split("/usr/local/bin/followup ").next().unwrap();
+    let t = Test::new();
+    t.write("secrets.env", "SLACK_WEBHOOK_URL=https://hooks.example/x\n");
+    let shell = shell
+        .replace("cd /srv/followups", &format!("cd {}", t.dir().display()))
+        .replace(
+            "/etc/followup/secrets.env",
+            t.path("secrets.env").to_str().unwrap(),
+        );
+    let out = Command::new("sh")
+        .args(["-c", &format!("{shell}env")])
+        .env_remove("SLACK_WEBHOOK_URL")
+        .output()
+        .expect("run sh");
+    let env = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        env.lines()
+            .any(|l| l == "SLACK_WEBHOOK_URL=https://hooks.example/x"),
+        "the secrets file does not reach followup's environment: {shell}"
+    );
+}
+
 #[test]
 fn the_metrics_file_passes_promtool_check_metrics() {
     let source = Source::new(json!([approval("a1", "alice"), approval("a2", "nobody")]));

@@ -340,6 +340,12 @@ fn first_poll_record_only_remembers_what_is_there_and_follows_up_later_records()
         .stdout
         .clone();
     assert!(explain.contains("state:     baselined"), "{explain}");
+    // A record no poll has found: exit 1, saying where to look.
+    t.run(&["explain", "approvals", "nope"])
+        .assert_status(1)
+        .assert_stderr(
+            "error: follow-up `approvals` has no record `nope`: no poll has found it (see `followup history --followup approvals --event poll`), a baseline dropped it, or the follow-up was reset\n",
+        );
 }
 
 #[test]

@@ -570,6 +570,22 @@ fn a_template_names_a_known_scope() {
     );
 }
 
+/// A recipient is a tenant user (or a room): a name it never has would
+/// fail every delivery at run time, so it is an error now, fallback or not.
+#[test]
+fn a_recipient_field_is_one_a_recipient_has() {
+    assert_invalid(
+        &[(
+            TEXT,
+            "text: \"Hi @{recipient.nam}, @{recipient.mail ?? \\\"you\\\"} @{recipient.slack} @{recipient.timezone}\"",
+        )],
+        &[
+            "followups/approvals.yaml:14:13: error: `@{recipient.nam}`: a recipient has no `nam`; it has recipient.id, recipient.name, recipient.email, recipient.slack, recipient.teams, recipient.google_chat, recipient.phone, recipient.last_channel, recipient.timezone, recipient.recipients; did you mean `recipient.name`?",
+            "followups/approvals.yaml:14:31: error: `@{recipient.mail}`: a recipient has no `mail`; it has recipient.id, recipient.name, recipient.email, recipient.slack, recipient.teams, recipient.google_chat, recipient.phone, recipient.last_channel, recipient.timezone, recipient.recipients; did you mean `recipient.email`?",
+        ],
+    );
+}
+
 #[test]
 fn a_record_is_not_known_while_polling() {
     assert_invalid(
