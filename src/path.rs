@@ -368,9 +368,6 @@ fn shorten(source: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// jsonpath-rust reports a syntax error as pest's multi-line picture
-/// (` --> 1:10`, the source, a caret, `= expected selector`); a diagnostic
-/// is one line, so keep the place and what was expected.
 /// Where a JSONPath that does not parse goes wrong: the byte offset in
 /// `source` (leading blanks included), for a diagnostic at that character.
 pub fn error_offset(source: &str) -> Option<usize> {
@@ -378,13 +375,16 @@ pub fn error_offset(source: &str) -> Option<usize> {
     if !trimmed.starts_with('$') || parse_simple(trimmed).is_some() {
         return None;
     }
+    let lead = source.len() - source.trim_start().len();
+    if let Some(unbalanced) = unbalanced(trimmed) {
+        return Some(lead + unbalanced.offset);
+    }
     let report = parse_json_path(trimmed).err()?.to_string();
     let column: usize = report
         .split_once("--> ")
         .and_then(|(_, rest)| rest.lines().next())
         .and_then(|place| place.split_once(':'))
         .and_then(|(_, column)| column.trim().parse().ok())?;
-    let lead = source.len() - source.trim_start().len();
     let offset = trimmed
         .char_indices()
         .nth(column.checked_sub(1)?)
@@ -392,6 +392,82 @@ pub fn error_offset(source: &str) -> Option<usize> {
     Some(lead + offset)
 }
 
+/// A bracket, parenthesis or quote left open, or a closer with no opener:
+/// the commonest slip, which the grammar reports in its own words
+/// ("expected frac or exp") at the end of the path rather than at the
+/// character that needs fixing.
+struct Unbalanced {
+    /// Byte offset of the character at fault.
+    offset: usize,
+    message: String,
+}
+
+fn unbalanced(source: &str) -> Option<Unbalanced> {
+    let mut open: Vec<(usize, char)> = Vec::new();
+    let mut quote: Option<(usize, char)> = None;
+    let mut escaped = false;
+    for (i, c) in source.char_indices() {
+        if let Some((_, q)) = quote {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                _ if c == q => quote = None,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => quote = Some((i, c)),
+            '[' | '(' => open.push((i, c)),
+            ']' | ')' => {
+                let opener = if c == ']' { '[' } else { '(' };
+                match open.pop() {
+                    Some((_, o)) if o == opener => {}
+                    Some((at, o)) => {
+                        return Some(Unbalanced {
+                            offset: at,
+                            message: format!(
+                                "`{o}` at character {} is closed by `{c}`",
+                                column(source, at)
+                            ),
+                        });
+                    }
+                    None => {
+                        return Some(Unbalanced {
+                            offset: i,
+                            message: format!(
+                                "`{c}` at character {} closes nothing",
+                                column(source, i)
+                            ),
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let (at, c, what) = match (quote, open.last()) {
+        (Some((at, q)), _) => (at, q, "quote"),
+        (None, Some(&(at, o))) => (at, o, if o == '[' { "bracket" } else { "parenthesis" }),
+        (None, None) => return None,
+    };
+    Some(Unbalanced {
+        offset: at,
+        message: format!(
+            "the {what} `{c}` at character {} is never closed",
+            column(source, at)
+        ),
+    })
+}
+
+/// The 1-based character position of byte `offset`, as messages count.
+fn column(source: &str, offset: usize) -> usize {
+    source[..offset].chars().count() + 1
+}
+
+/// jsonpath-rust reports a syntax error as pest's multi-line picture
+/// (` --> 1:10`, the source, a caret, `= expected selector`); a diagnostic
+/// is one line, so keep the place and what was expected.
 fn parse_error(source: &str, report: &str) -> String {
     let shown = shorten(source);
     if !source.starts_with('$') {
@@ -405,6 +481,9 @@ fn parse_error(source: &str, report: &str) -> String {
             "`$.result[*]`".to_owned()
         };
         return format!("`{shown}` is not a JSONPath: it must start with `$` (e.g. {example})");
+    }
+    if let Some(unbalanced) = unbalanced(source) {
+        return format!("`{shown}` is not a JSONPath: {}", unbalanced.message);
     }
     let column = report
         .split_once("--> ")
@@ -577,9 +656,49 @@ mod tests {
             vec![&json!(1), &json!(2)]
         );
         assert_eq!(
-            JsonPath::parse("$.result[").unwrap_err(),
-            "`$.result[` is not a JSONPath: expected selector at character 10"
+            JsonPath::parse("$.result[*]..").unwrap_err(),
+            "`$.result[*]..` is not a JSONPath: expected bracketed selection, wildcard selector, or ALPHA at character 14"
         );
+    }
+
+    #[test]
+    fn an_unclosed_bracket_or_quote_is_named_where_it_opens() {
+        let cases = [
+            (
+                "$.result[",
+                "the bracket `[` at character 9 is never closed",
+                8,
+            ),
+            (
+                "$.result[?@.hold_reason == 1",
+                "the bracket `[` at character 9 is never closed",
+                8,
+            ),
+            (
+                "$.result[?(@.a == 'x']",
+                "`(` at character 11 is closed by `]`",
+                10,
+            ),
+            ("$.result]", "`]` at character 9 closes nothing", 8),
+            (
+                "$.r[?@.a == 'it\\'s]",
+                "the quote `'` at character 13 is never closed",
+                12,
+            ),
+        ];
+        for (path, message, offset) in cases {
+            assert_eq!(
+                JsonPath::parse(path).unwrap_err(),
+                format!("`{path}` is not a JSONPath: {message}")
+            );
+            assert_eq!(
+                error_offset(&format!("  {path}")),
+                Some(2 + offset),
+                "{path}"
+            );
+        }
+        // Brackets inside quotes are text.
+        assert!(JsonPath::parse("$.r[?@.a == ']']").is_ok());
         assert_eq!(
             JsonPath::parse("sys_id").unwrap_err(),
             "`sys_id` is not a JSONPath: it must start with `$` (e.g. `$.sys_id`)"

@@ -292,7 +292,7 @@ fn the_loop_and_the_id_are_jsonpaths() {
         ],
         &[
             // At the offending character: just past the `[`.
-            "followups/approvals.yaml:8:19: error: `$.result[` is not a JSONPath: expected selector at character 10",
+            "followups/approvals.yaml:8:18: error: `$.result[` is not a JSONPath: the bracket `[` at character 9 is never closed",
             "followups/approvals.yaml:9:22: error: `sys_id` is not a JSONPath: it must start with `$` (e.g. `$.sys_id`)",
         ],
     );
