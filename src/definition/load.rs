@@ -243,6 +243,7 @@ fn load_definition(file: &Path, text: Option<&str>, tenant: &Tenant) -> Loaded {
     };
     if let Some((raw, node)) = parsed {
         let (followup, set) = rules::check(&raw, &node, tenant, &mut c);
+        drop_stand_in_faults(&mut c.diagnostics);
         entry.followup = followup;
         entry.raw = Some(raw);
         entry.node = Some(node);
@@ -370,12 +371,29 @@ fn load_tenant(file: &Path, diagnostics: &mut Vec<Diagnostic>) -> (Tenant, bool)
     let mut c = Checker::new(file);
     let result = read_yaml::<TenantFile>(file, &mut c.diagnostics)
         .map(|(raw, node)| tenant::check(raw, &node, &mut c));
+    drop_stand_in_faults(&mut c.diagnostics);
     let ok = !c.has_errors();
+    // A tenant read with stand-ins for wrong values holds what it does not
+    // say; the follow-ups are checked as against no tenant (its own errors
+    // say what is wrong), not against the stand-ins.
+    let typed = c.diagnostics.iter().any(|d| d.code == "type");
     diagnostics.append(&mut c.diagnostics);
     match result {
-        Some(tenant) => (tenant, ok),
-        None => (Tenant::empty(), false),
+        Some(tenant) if !typed => (tenant, ok),
+        _ => (Tenant::empty(), false),
     }
+}
+
+/// A value of the wrong type is read as a stand-in so that the rules check
+/// the rest of the file (`yaml::from_node`); what they say of the stand-in
+/// is noise beside the type error at the same place.
+fn drop_stand_in_faults(diagnostics: &mut Vec<Diagnostic>) {
+    let typed: Vec<(usize, usize)> = diagnostics
+        .iter()
+        .filter(|d| d.code == "type")
+        .map(|d| (d.line, d.column))
+        .collect();
+    diagnostics.retain(|d| d.code == "type" || !typed.contains(&(d.line, d.column)));
 }
 
 /// Reads and deserializes one YAML file, reporting any problem at its place.

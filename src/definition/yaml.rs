@@ -626,26 +626,122 @@ pub struct Problem {
 
 /// Deserializes `T` from a node. Unknown keys do not stop the reading: each
 /// is reported (with a hint where a known key is close) and skipped, so that
-/// one run shows them all, and the value still comes back for the rules to
-/// check. A type error stops it: no value, and the problems found so far.
+/// one run shows them all. Nor does a value of the wrong type: it is
+/// reported, stood in for in a copy of the tree by a value of another kind
+/// (taken out if none reads), and the reading starts again, so that the
+/// value still comes back for the rules to check the rest of the file. The
+/// rules may then find fault with a stand-in, at the place already
+/// reported: the caller keeps the first error of each place.
 pub fn from_node<T: DeserializeOwned>(node: &Node) -> (Option<T>, Vec<Problem>) {
-    let unknown = RefCell::new(Vec::new());
-    let result = T::deserialize(NodeDe {
-        node,
-        path: &Path::Root,
-        unknown: &unknown,
-    });
-    let mut problems = unknown.into_inner();
-    match result {
-        Ok(value) => (Some(value), problems),
-        Err(e) => {
-            problems.push(Problem {
-                mark: e.mark.unwrap_or(node.mark),
-                message: e.message,
-            });
-            problems.sort_by_key(|p| p.mark);
-            (None, problems)
+    // Each retry reads the whole tree again; a file with more wrong values
+    // than this is reported in part.
+    const MAX_RETRIES: usize = 64;
+    let mut tree = std::borrow::Cow::Borrowed(node);
+    let mut problems: Vec<Problem> = Vec::new();
+    // Where a value was stood in for, and the stand-ins not yet tried there.
+    let mut replaced: Vec<(Mark, Vec<Value>)> = Vec::new();
+    let mut taken_out = false;
+    let mut value = None;
+    for _ in 0..=MAX_RETRIES {
+        let unknown = RefCell::new(Vec::new());
+        let result = T::deserialize(NodeDe {
+            node: &tree,
+            path: &Path::Root,
+            unknown: &unknown,
+        });
+        for p in unknown.into_inner() {
+            if !problems.contains(&p) {
+                problems.push(p);
+            }
         }
+        let e = match result {
+            Ok(v) => {
+                value = Some(v);
+                break;
+            }
+            Err(e) => e,
+        };
+        let mark = e.mark.unwrap_or(node.mark);
+        let tree = tree.to_mut();
+        if let Some((_, stand_ins)) = replaced.iter_mut().find(|(at, _)| *at == mark) {
+            // A stand-in that does not read either: the next one, and when
+            // none reads, no value at all (a list's item stays: taking it
+            // out would renumber the rest in later messages).
+            let next = stand_ins.pop();
+            let done = match next {
+                Some(stand_in) => !put(tree, mark, stand_in),
+                None => {
+                    taken_out = true;
+                    take_out(tree, mark).is_none()
+                }
+            };
+            if done {
+                break;
+            }
+            continue;
+        }
+        if taken_out && e.message.contains("missing required key") {
+            // What was taken out was required; its wrong value is reported.
+            break;
+        }
+        problems.push(Problem {
+            mark,
+            message: e.message,
+        });
+        let mut stand_ins = stand_ins();
+        let Some(first) = stand_ins.pop() else { break };
+        if mark == node.mark || !put(tree, mark, first) {
+            break;
+        }
+        replaced.push((mark, stand_ins));
+    }
+    problems.sort_by_key(|p| p.mark);
+    (value, problems)
+}
+
+/// Values of every kind, tried in turn for a required key's wrong value.
+fn stand_ins() -> Vec<Value> {
+    vec![
+        Value::Map(Vec::new()),
+        Value::Seq(Vec::new()),
+        Value::Bool(false),
+        Value::Int(1),
+        Value::Str {
+            text: String::new(),
+            plain: false,
+        },
+    ]
+}
+
+/// Removes the mapping entry whose value is the node at `mark`.
+fn take_out(node: &mut Node, mark: Mark) -> Option<()> {
+    match &mut node.value {
+        Value::Map(entries) => {
+            if let Some(i) = entries.iter().position(|e| e.value.mark == mark) {
+                entries.remove(i);
+                return Some(());
+            }
+            entries
+                .iter_mut()
+                .find_map(|e| take_out(&mut e.value, mark))
+        }
+        Value::Seq(items) => items.iter_mut().find_map(|item| take_out(item, mark)),
+        _ => None,
+    }
+}
+
+/// Replaces the value of the node at `at`.
+fn put(node: &mut Node, at: Mark, value: Value) -> bool {
+    if node.mark == at {
+        node.value = value;
+        return true;
+    }
+    match &mut node.value {
+        Value::Map(entries) => entries
+            .iter_mut()
+            .any(|e| put(&mut e.value, at, value.clone())),
+        Value::Seq(items) => items.iter_mut().any(|item| put(item, at, value.clone())),
+        _ => false,
     }
 }
 

@@ -1173,6 +1173,28 @@ fn every_error_of_every_file_in_one_run() {
     assert_eq!(out.stdout, "");
 }
 
+/// A value of the wrong type does not hide the file's other errors: the
+/// rules still check the rest, and say nothing more of the wrong value.
+#[test]
+fn a_wrong_type_does_not_hide_the_other_errors_of_its_file() {
+    let t = with_definition(&edit(&[
+        ("every: 30m", "every: 5m"),
+        ("loop: \"$.result[*]\"", "loop: { path: x }"),
+        ("channel: console", "channel: pager"),
+        ("every: 1d", "every: [1d]"),
+        ("attempts: 3", "attempts: three"),
+    ]));
+    let out = t.run(&["validate"]);
+    out.assert_status(1).assert_stderr(
+        "followups/approvals.yaml:4:10: error: polling frequency `5m` is out of range: it must be between 10m and 5d (7200 minutes)\n\
+         followups/approvals.yaml:8:9: error: extraction.loop: expected a string, found a mapping\n\
+         followups/approvals.yaml:13:12: error: channel `pager` is not defined in tenant.yaml (defined: console, email)\n\
+         followups/approvals.yaml:16:10: error: schedule.every: expected a string, found a list\n\
+         followups/approvals.yaml:17:13: error: schedule.attempts: expected a whole number, 0 or more, found a string\n\
+         1 follow-up checked: 5 errors, 0 warnings\n",
+    );
+}
+
 #[test]
 fn json_format() {
     let out = three_files().run(&["validate", "--format", "json"]);
