@@ -1193,6 +1193,50 @@ mod tests {
     }
 
     #[test]
+    fn every_wrong_value_is_reported_and_the_rest_still_read() {
+        #[derive(Deserialize, Debug, PartialEq)]
+        struct Lists {
+            names: Vec<String>,
+            counts: Vec<u32>,
+            every: u32,
+        }
+        let node = parse("names: [a, [b], c]\ncounts: [1, x, 3]\nevery: {n: 1}\nid: y\n").unwrap();
+        let (value, found) = from_node::<Lists>(&node);
+        let messages: Vec<String> = found.into_iter().map(|p| p.message).collect();
+        assert_eq!(
+            messages,
+            [
+                "names[1]: expected a string, found a list",
+                "counts[1]: expected a whole number, 0 or more, found a string",
+                "every: expected a whole number, 0 or more, found a mapping",
+                "unknown key `id`",
+            ]
+        );
+        // The stand-ins keep each list's length, so later items keep their
+        // numbers.
+        let value = value.expect("read with stand-ins");
+        assert_eq!(value.names.len(), 3);
+        assert_eq!(value.counts, [1, 1, 3]);
+        // A required value of no kind that reads: reported once, no value.
+        assert_eq!(
+            problems("id: a\npolling:\n  every: [1]\n  resolve_after: x\n"),
+            vec![
+                (
+                    3,
+                    10,
+                    "polling.every: expected a string, found a list".into()
+                ),
+                (
+                    4,
+                    18,
+                    "polling.resolve_after: expected a whole number, 0 or more, found a string"
+                        .into()
+                ),
+            ]
+        );
+    }
+
+    #[test]
     fn missing_keys_point_at_the_mapping() {
         assert_eq!(
             problems("id: a\npolling:\n  resolve_after: 2\n"),
