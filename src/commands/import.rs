@@ -15,6 +15,7 @@ use crate::bundle::import::{self, Action, Step};
 use crate::cli::{ImportArgs, Paths};
 use crate::commands::publish::print;
 use crate::definition::load::Catalog;
+use crate::exit;
 
 pub fn run(paths: &Paths, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     let dir = paths.dir();
@@ -25,6 +26,9 @@ pub fn run(paths: &Paths, args: &ImportArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.bundle.display().to_string()
     };
+    if !from_stdin && !args.bundle.exists() {
+        return Err(exit::usage(format!("cannot import {shown}: no such file")));
+    }
     let bytes =
         read_bundle(&args.bundle, from_stdin).with_context(|| format!("cannot import {shown}"))?;
     let opened = import::open(&bytes).with_context(|| format!("cannot import {shown}"))?;

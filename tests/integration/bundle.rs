@@ -530,6 +530,16 @@ fn an_import_that_fails_halfway_leaves_the_directory_as_it_was() {
 }
 
 #[test]
+fn importing_a_bundle_that_does_not_exist_is_bad_usage() {
+    let site = site();
+    let before = site.snapshot("followups");
+    site.run(&["import", "missing.zip"])
+        .assert_status(2)
+        .assert_stderr("error: cannot import missing.zip: no such file\n");
+    assert_eq!(site.snapshot("followups"), before);
+}
+
+#[test]
 fn conflicts_fail_by_default_and_can_be_skipped_replaced_or_renamed() {
     let site = site();
     site.write_bytes("bundle.zip", &exported_bundle());
