@@ -148,10 +148,13 @@ pub fn notify(
         deliver::send(pass, f, retries, report)?;
         return window_event(pass, f, due.len(), retries_waiting, in_window);
     }
-    // Attempts are stored in batches (one transaction each) before any is
+    // Attempts are stored in batches (one transaction each) before they are
     // sent; then the pool sends them, each delivery marked as it ends: a
     // crash repeats at most the deliveries in flight, and loses no attempt
-    // (stored ones are sent by the next pass).
+    // (stored ones are sent by the next pass). Without a digest, every
+    // `SEND_BATCH` stored attempts go out before more are prepared, so that
+    // a first poll of 100,000 records holds a batch of messages in memory,
+    // not all of them.
     let mut waiting = due.len();
     let mut sendings = retries;
     let mut stop = None;
@@ -180,6 +183,9 @@ pub fn notify(
         for a in &prepared {
             sendings.push(a.sending()?);
         }
+        if f.message.digest.is_none() && sendings.len() >= SEND_BATCH {
+            deliver::send(pass, f, std::mem::take(&mut sendings), report)?;
+        }
         if stop.is_some() {
             break;
         }
@@ -197,6 +203,10 @@ pub fn notify(
 
 /// How many attempts are stored in one transaction.
 const BATCH: usize = 64;
+
+/// How many stored attempts are sent together (without a digest): enough
+/// to keep every sender busy, few enough to bound the pass's memory.
+const SEND_BATCH: usize = 1024;
 
 /// Outside the window: one event saying what waits for it.
 fn window_event(

@@ -1,193 +1,65 @@
-//! How long `followup validate` takes, in a fresh process each time, as CI
-//! and an editor's save hook run it.
-//!
-//! `cargo bench --bench validate` builds the binary with the bench
-//! (release) profile, writes a tenant and 1,000 realistic definitions to a
-//! temp dir, and times:
-//! - `validate` of the 1,000 (goal: 200 ms), min and median of several runs;
-//! - `validate` of one definition (goal: 5 ms; `amtool check-config` takes
-//!   about 14 ms on the same kind of machine), median of many runs, beside
-//!   the same tenant and beside a small one (20 users): parsing a tenant of
-//!   400 users is most of the time of a single definition;
-//! - `followup --version`, the floor a process start sets on this machine.
-//!
-//! The figures are printed against the goals; nothing here fails on speed
-//! (a slow CI machine is not a bug), only on a definition that does not
-//! validate, since then the bench would time the wrong thing.
-//!
-//! `FOLLOWUP_BENCH_BIN=PATH` times another build of followup (the one
-//! before a change, say); `FOLLOWUP_BENCH_KEEP=DIR` leaves a copy of the
-//! generated directories there, for a profiler.
+//! The follow-ups and tenants the scenarios run: ServiceNow-shaped pass
+//! definitions polling the local server, and (for `validate`) a tenant the
+//! size of a mid-sized service desk with definitions in the shapes
+//! operators write.
 
 use std::fmt::Write as _;
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-/// The binary timed: cargo's build for this bench, or FOLLOWUP_BENCH_BIN.
-fn bin() -> String {
-    std::env::var("FOLLOWUP_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_followup").into())
+/// The tenant of the pass scenarios: a `file` channel, the sink as a
+/// `webhook` channel, and the two approvers of the served records.
+pub fn pass_tenant(dir: &Path, sink: &str) {
+    fs::create_dir_all(dir.join("followups")).unwrap();
+    let text = format!(
+        "tenant: bench
+channels:
+  outbox: {{ type: file, path: outbox.jsonl }}
+  hook: {{ type: webhook, url: \"{sink}\" }}
+users:
+  - {{ id: alice, name: Alice Doe, email: alice@example.com }}
+  - {{ id: bob, name: Bob Roe, email: bob@example.com }}
+"
+    );
+    fs::write(dir.join("followups/tenant.yaml"), text).unwrap();
 }
 
-const DEFINITIONS: usize = 1000;
-const MANY_RUNS: usize = 15;
-const ONE_RUNS: usize = 300;
+/// A follow-up of approvals polled from `table` (a URL of the local
+/// server), 1,000 records a page with offset pagination.
+pub fn approvals(id: &str, table: &str, first_poll: &str, channel: &str) -> String {
+    format!(
+        "id: {id}
+name: Bench {id}
+polling:
+  every: 30m
+  first_poll: {first_poll}
+  max_records: 200000
+extraction:
+  integrations:
+    - request:
+        url: \"{table}\"
+        query: {{ sysparm_query: \"state=requested^ORDERBYsys_created_on\" }}
+        headers: {{ Accept: application/json }}
+      paginate: {{ type: offset, offset_param: sysparm_offset, limit_param: sysparm_limit, size: 1000, max_pages: 200 }}
+  loop: \"$.result[*]\"
+  reconciliation_id: \"$.sys_id\"
+recipients:
+  user: \"$.approver.value\"
+message:
+  channel: {channel}
+  text: \"Hi @{{recipient.name}}, @{{followup.data.number}} waits for your approval: @{{followup.data.short_description}}\"
+schedule:
+  every: 1d
+  attempts: 3
+"
+    )
+}
 
-const GOAL_MANY: Duration = Duration::from_millis(200);
-const GOAL_ONE: Duration = Duration::from_millis(5);
-
-fn main() {
-    let many = tempfile::tempdir().expect("temp dir");
-    write_tenant(many.path(), USERS, GROUPS);
-    for i in 0..DEFINITIONS {
-        let (id, text) = definition(i);
-        fs::write(many.path().join(format!("followups/{id}.yaml")), text).unwrap();
+/// Writes `definitions` (id, text) under `dir/followups`.
+pub fn write_definitions(dir: &Path, definitions: &[(String, String)]) {
+    for (id, text) in definitions {
+        fs::write(dir.join(format!("followups/{id}.yaml")), text).unwrap();
     }
-    let bytes: u64 = fs::read_dir(many.path().join("followups"))
-        .unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().len())
-        .sum();
-    expect_valid(many.path(), DEFINITIONS);
-
-    let one = tempfile::tempdir().expect("temp dir");
-    write_tenant(one.path(), USERS, GROUPS);
-    let small = tempfile::tempdir().expect("temp dir");
-    write_tenant(small.path(), 20, 2);
-    let (id, text) = definition(0);
-    for dir in [one.path(), small.path()] {
-        fs::write(dir.join(format!("followups/{id}.yaml")), &text).unwrap();
-        expect_valid(dir, 1);
-    }
-
-    if let Some(keep) = std::env::var_os("FOLLOWUP_BENCH_KEEP") {
-        // For profiling: a copy of both directories, left in place.
-        let keep = Path::new(&keep);
-        for (from, to) in [
-            (many.path(), "many"),
-            (one.path(), "one"),
-            (small.path(), "small"),
-        ] {
-            copy_dir(&from.join("followups"), &keep.join(to).join("followups"));
-        }
-    }
-    let many_times = time(many.path(), &["validate"], MANY_RUNS);
-    let one_times = time(one.path(), &["validate"], ONE_RUNS);
-    let small_times = time(small.path(), &["validate"], ONE_RUNS);
-    let floor = time(one.path(), &["--version"], ONE_RUNS);
-
-    let mut report = String::new();
-    let _ = writeln!(
-        report,
-        "\nfollowup validate ({}), {} threads available\n\
-         {DEFINITIONS} definitions, {} KiB of YAML, and a tenant of {USERS} users and {GROUPS} groups;\n\
-         each run a fresh process\n",
-        bin(),
-        std::thread::available_parallelism().map_or(1, |n| n.get()),
-        bytes / 1024
-    );
-    let _ = writeln!(
-        report,
-        "{:<40} {:>9} {:>9} {:>9}   goal",
-        "", "min", "median", "max"
-    );
-    line(
-        &mut report,
-        "validate, 1,000 definitions",
-        &many_times,
-        Some(GOAL_MANY),
-    );
-    line(
-        &mut report,
-        "validate, 1 definition (400 users)",
-        &one_times,
-        Some(GOAL_ONE),
-    );
-    line(
-        &mut report,
-        "validate, 1 definition (20 users)",
-        &small_times,
-        Some(GOAL_ONE),
-    );
-    line(
-        &mut report,
-        "followup --version (process floor)",
-        &floor,
-        None,
-    );
-    let _ = writeln!(
-        report,
-        "\n(amtool check-config: about 14 ms for one file on the same kind of machine)"
-    );
-    print!("{report}");
-}
-
-/// Runs `followup ARGS` `runs` times after one warm-up; each run's wall time.
-fn time(dir: &Path, args: &[&str], runs: usize) -> Vec<Duration> {
-    let run = || {
-        let start = Instant::now();
-        let status = Command::new(bin())
-            .args(args)
-            .current_dir(dir)
-            .env_clear()
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("run followup");
-        let elapsed = start.elapsed();
-        assert!(
-            status.success(),
-            "followup {args:?} failed in {}",
-            dir.display()
-        );
-        elapsed
-    };
-    run();
-    let mut times: Vec<Duration> = (0..runs).map(|_| run()).collect();
-    times.sort();
-    times
-}
-
-fn line(report: &mut String, what: &str, sorted: &[Duration], goal: Option<Duration>) {
-    let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1000.0);
-    let median = sorted[sorted.len() / 2];
-    let verdict = match goal {
-        Some(goal) if median <= goal => format!("≤ {}: met", ms(goal)),
-        Some(goal) => format!("≤ {}: MISSED", ms(goal)),
-        None => String::new(),
-    };
-    let _ = writeln!(
-        report,
-        "{what:<40} {:>9} {:>9} {:>9}   {verdict}",
-        ms(sorted[0]),
-        ms(median),
-        ms(sorted[sorted.len() - 1])
-    );
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-    }
-}
-
-/// Refuses to time a directory that does not validate cleanly.
-fn expect_valid(dir: &Path, n: usize) {
-    let out = Command::new(bin())
-        .arg("validate")
-        .current_dir(dir)
-        .env_clear()
-        .output()
-        .expect("run followup");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let plural = if n == 1 { "" } else { "s" };
-    assert!(
-        out.status.success()
-            && stderr == format!("{n} follow-up{plural} checked: 0 errors, 0 warnings\n"),
-        "the generated definitions do not validate cleanly:\n{stderr}"
-    );
 }
 
 // ---------------------------------------------------------------------------
@@ -195,10 +67,10 @@ fn expect_valid(dir: &Path, n: usize) {
 // in the shapes operators write (ServiceNow, Jira, Zendesk, Salesforce),
 // with requests, auth, pagination, cards, escalations, windows and actions.
 
-const USERS: usize = 400;
-const GROUPS: usize = 40;
+pub const USERS: usize = 400;
+pub const GROUPS: usize = 40;
 
-fn write_tenant(dir: &Path, users: usize, groups: usize) {
+pub fn validate_tenant(dir: &Path, users: usize, groups: usize) {
     fs::create_dir_all(dir.join("followups")).unwrap();
     let mut t = String::from(
         r#"# A generated tenant for the validate bench.
@@ -248,7 +120,7 @@ users:
 }
 
 /// Definition `i`: one of five shapes, with its own id, name and values.
-fn definition(i: usize) -> (String, String) {
+pub fn realistic(i: usize) -> (String, String) {
     let (kind, template) = TEMPLATES[i % TEMPLATES.len()];
     let id = format!("{kind}-{i:04}");
     let text = template
