@@ -732,16 +732,18 @@ fn take_out(node: &mut Node, mark: Mark) -> Option<()> {
 
 /// Replaces the value of the node at `at`.
 fn put(node: &mut Node, at: Mark, value: Value) -> bool {
+    find_mut(node, at).map(|n| n.value = value).is_some()
+}
+
+/// The node at `at`, the first in document order.
+fn find_mut(node: &mut Node, at: Mark) -> Option<&mut Node> {
     if node.mark == at {
-        node.value = value;
-        return true;
+        return Some(node);
     }
     match &mut node.value {
-        Value::Map(entries) => entries
-            .iter_mut()
-            .any(|e| put(&mut e.value, at, value.clone())),
-        Value::Seq(items) => items.iter_mut().any(|item| put(item, at, value.clone())),
-        _ => false,
+        Value::Map(entries) => entries.iter_mut().find_map(|e| find_mut(&mut e.value, at)),
+        Value::Seq(items) => items.iter_mut().find_map(|item| find_mut(item, at)),
+        _ => None,
     }
 }
 
